@@ -1,0 +1,185 @@
+"""Static analysis of a resolved graph: shapes, parameters, MACs, receptive fields, memory.
+
+Uses the rules in :mod:`archspec.kinds` (their one home).  Every problem is
+collected; a node whose inputs failed is skipped quietly so that one mistake
+does not cascade into a page of messages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import kinds as K
+from .errors import Collector, SpecError
+from .ir import Graph
+
+BYTES_PER_VALUE = 4  # float32 activations
+MAX_PARAMS = 10**11
+NOT_COUNTED_IN_MACS = ("bias additions", "batch norm", "activations", "pooling", "LRN", "merges", "padding")
+
+
+@dataclass
+class NodeInfo:
+    path: str
+    kind: str
+    label: str
+    shape: list
+    trainable: int
+    non_trainable: int
+    macs: int
+    rf: int | None  # receptive field (pixels, along the larger of H/W), None once spatial structure is gone
+    jump: int | None  # effective stride
+    memory: int  # activation bytes per sample
+
+    @property
+    def params(self):
+        return self.trainable + self.non_trainable
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    nodes: dict  # path -> NodeInfo
+    diagnostics: list = field(default_factory=list)
+
+    @property
+    def warnings(self):
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def totals(self):
+        infos = self.nodes.values()
+        t = sum(i.trainable for i in infos)
+        nt = sum(i.non_trainable for i in infos)
+        return {
+            "params": t + nt,
+            "trainable_params": t,
+            "non_trainable_params": nt,
+            "macs": sum(i.macs for i in infos),
+            "activation_bytes_per_sample": sum(i.memory for i in infos),
+            "nodes": len(self.nodes),
+        }
+
+    def subtotals(self, depth):
+        """Rows aggregated to path depth ``depth`` (1 = top-level nodes and blocks), in graph order."""
+        rows = {}
+        for info in self.nodes.values():
+            parts = info.path.split("/")
+            key = "/".join(parts[:depth])
+            if key not in rows:
+                label = self.graph.scopes.get(key) if len(parts) > depth else None
+                rows[key] = {"path": key, "kind": label or info.kind, "label": info.label if len(parts) <= depth
+                             else (label or "group"), "shape": info.shape, "params": 0, "trainable": 0,
+                             "macs": 0, "rf": info.rf, "jump": info.jump, "memory": 0, "collapsed": len(parts) > depth}
+            row = rows[key]
+            row["shape"] = info.shape
+            row["rf"], row["jump"] = info.rf, info.jump
+            row["params"] += info.params
+            row["trainable"] += info.trainable
+            row["macs"] += info.macs
+            row["memory"] += info.memory
+        return list(rows.values())
+
+    def output_shapes(self):
+        return {o.name: self.nodes[o.node].shape for o in self.graph.outputs}
+
+
+def analyse(graph: Graph, strict: bool = True) -> Analysis:
+    """Infer every node's shape and costs.  Raises SpecError if anything is wrong (when strict)."""
+    diag = Collector()
+    infos: dict[str, NodeInfo] = {}
+    for node in graph.nodes.values():
+        kind = K.lookup(node.kind)
+        if any(i not in infos for i in node.inputs):
+            continue  # an input already failed
+        in_infos = [infos[i] for i in node.inputs]
+        shapes = [list(i.shape) for i in in_infos]
+        n_in = len(shapes)
+        if n_in < kind.min_inputs or (kind.max_inputs is not None and n_in > kind.max_inputs):
+            want = (f"exactly {kind.min_inputs}" if kind.min_inputs == kind.max_inputs else
+                    f"at least {kind.min_inputs}")
+            diag.error(node.loc, node.path, f"{node.kind} takes {want} input(s), got {n_in}")
+            continue
+        try:
+            shape = kind.output_shape(node.attrs, shapes)
+        except K.ShapeError as e:
+            if node.kind in ("add", "multiply", "average", "maximum", "concat"):
+                diag.error(node.loc, node.path, _merge_message(node, in_infos, graph, str(e)))
+            else:
+                diag.error(node.loc, node.path, str(e))
+            continue
+        if any(d < 1 for d in shape):
+            diag.error(node.loc, node.path, f"the output shape {K.fmt_shape(shape)} is empty; the input "
+                       f"{K.fmt_shape(shapes[0]) if shapes else ''} is too small for this layer")
+            continue
+        elements = math.prod(shape)
+        if elements > K.MAX_ELEMENTS:
+            diag.error(node.loc, node.path, f"the output {K.fmt_shape(shape)} has {elements:,} values per sample "
+                       f"({_bytes(elements * BYTES_PER_VALUE)}); more than a tensor can hold "
+                       f"({K.MAX_ELEMENTS:,}); use a smaller input or more downsampling")
+            continue
+        trainable, non_trainable = kind.params(node.attrs, shapes, shape)
+        if trainable + non_trainable > MAX_PARAMS:
+            diag.error(node.loc, node.path, f"{trainable + non_trainable:,} parameters in one layer is beyond "
+                       "what archspec builds; flatten less or use fewer units")
+            continue
+        for w in kind.warnings(node.attrs, shapes):
+            diag.warning(node.loc, node.path, w)
+        rf, jump = _receptive_field(kind, node, in_infos)
+        infos[node.path] = NodeInfo(node.path, node.kind, kind.label(node.attrs), shape, trainable, non_trainable,
+                                    kind.macs(node.attrs, shapes, shape), rf, jump,
+                                    elements * BYTES_PER_VALUE)
+    result = Analysis(graph, infos, diag.items)
+    total = sum(i.params for i in infos.values())
+    if total > MAX_PARAMS:
+        diag.error(graph.outputs[0].loc if graph.outputs else None, "", f"{total:,} parameters in all is beyond "
+                   "what archspec builds")
+    if strict:
+        diag.raise_if_errors()
+    result.diagnostics = diag.items
+    return result
+
+
+def _receptive_field(kind, node, in_infos):
+    if node.kind == "input":
+        return (1, 1) if len(node.attrs["shape"]) == 3 else (None, None)
+    spatial = [i for i in in_infos if i.rf is not None]
+    if not spatial or len(in_infos[0].shape) != 3 or node.kind in ("flatten", "global_avg_pool2d",
+                                                                  "global_max_pool2d", "dense"):
+        return None, None
+    r_in = max(i.rf for i in spatial)
+    j_in = max(i.jump for i in spatial)
+    win = kind.window(node.attrs)
+    if win is None:
+        return r_in, j_in
+    k = max(win.k)
+    s = max(win.s)
+    return r_in + (k - 1) * j_in, j_in * s
+
+
+def _merge_message(node, in_infos, graph, detail):
+    parts = []
+    for info in in_infos:
+        src = graph.nodes[info.path]
+        parts.append(f"{info.path} gives {K.fmt_shape(info.shape)} (defined at {src.loc})")
+    what = ("concatenation needs equal sizes on every axis but the concatenated one" if node.kind == "concat"
+            else f"{node.kind} needs inputs of the same shape")
+    return f"{what}: " + "; ".join(parts)
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.1f} EiB"
+
+
+def check(spec_path, choices=None, overrides=None):
+    """Resolve and analyse; returns the Analysis.  Raises SpecError on any error."""
+    from .resolve import resolve
+
+    return analyse(resolve(spec_path, choices, overrides))
+
+
+__all__ = ["analyse", "check", "Analysis", "NodeInfo", "SpecError", "NOT_COUNTED_IN_MACS"]

@@ -1,0 +1,95 @@
+"""Source locations and diagnostics.
+
+Every problem archspec finds in a spec is a :class:`Diagnostic` that knows the
+file, line and column it comes from and the node path it concerns, and prints
+as ``file:line:col: node-path: message``.  :class:`SpecError` carries one or
+more of them: the CLI prints them all and exits 1, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a spec file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        return self.file
+
+
+UNKNOWN = Loc("<unknown>")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    loc: Loc
+    node: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        node = f"{self.node}: " if self.node else ""
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{where}{node}{tag}{self.message}"
+
+
+class SpecError(Exception):
+    """One or more errors in a spec (or its includes)."""
+
+    def __init__(self, diagnostics):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+def fail(loc: Loc, node: str, message: str):
+    raise SpecError(Diagnostic(loc or UNKNOWN, node, message))
+
+
+@dataclass
+class Collector:
+    """Gathers diagnostics so that all problems are reported, not only the first."""
+
+    items: list = field(default_factory=list)
+
+    def error(self, loc, node, message):
+        self.items.append(Diagnostic(loc or UNKNOWN, node, message))
+
+    def warning(self, loc, node, message):
+        self.items.append(Diagnostic(loc or UNKNOWN, node, message, "warning"))
+
+    def extend(self, diagnostics):
+        self.items.extend(diagnostics)
+
+    @property
+    def errors(self):
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self):
+        return [d for d in self.items if d.severity == "warning"]
+
+    def raise_if_errors(self):
+        if self.errors:
+            raise SpecError(self.items)
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """' (did you mean "x"?)' when a close candidate exists, else ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=3, cutoff=0.6)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f' (did you mean "{close[0]}"?)'
+    return " (did you mean " + ", ".join(f'"{c}"' for c in close) + "?)"

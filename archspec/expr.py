@@ -1,0 +1,345 @@
+"""A small, safe expression language for spec values.
+
+A string value that contains ``${...}`` is either an *expression* or a
+*template*:
+
+* ``"${width} * 2"``, ``"(${classes} + 5) * 3"``, ``"${2 if i == 0 else 1}"``:
+  the whole string is an arithmetic/logical expression and its value may be a
+  number, a string, a boolean or a list.
+* ``"conv${i}"``, ``"stage${s}/unit"``: the string does not parse as an
+  expression, so each ``${...}`` is replaced by its value (a template).
+
+Inside ``${...}`` bare names are variables; outside they are not allowed
+(only ``true``, ``false``, ``null``, ``and``, ``or``, ``not``, ``if``,
+``else``), which keeps templates like ``block-${i}`` from parsing as a
+subtraction.  Operators: ``+ - * / // % **``, comparisons, ``and or not``,
+``x if c else y``, parentheses, list literals ``[a, b]``.  There are no
+calls, no attribute access and no indexing; the parser is our own (no
+``eval``) and its work is bounded by the length of the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+MAX_LEN = 1000
+MAX_DEPTH = 50
+MAX_MAGNITUDE = 10**18
+MAX_STR = 1000
+
+
+class ExprError(Exception):
+    def __init__(self, message, pos=0):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<num>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)
+    | (?P<str>"[^"\\]*"|'[^'\\]*')
+    | (?P<open>\$\{)
+    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],}])
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+
+_KEYWORDS = {"and", "or", "not", "if", "else", "true", "false", "null", "True", "False", "None"}
+
+
+def _tokenize(text):
+    pos, out = 0, []
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ExprError(f'unexpected character "{text[pos:].strip()[:1]}"', pos)
+        kind = m.lastgroup
+        out.append((kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    out.append(("end", "", len(text)))
+    return out
+
+
+class _Parser:
+    """Recursive-descent parser producing a tiny AST of tuples."""
+
+    def __init__(self, text):
+        self.toks = _tokenize(text)
+        self.i = 0
+        self.braces = 0
+        self.depth = 0
+
+    def peek(self):
+        return self.toks[self.i]
+
+    def take(self, value=None):
+        tok = self.toks[self.i]
+        if value is not None and tok[1] != value:
+            raise ExprError(f'expected "{value}" but found "{tok[1] or "end of text"}"', tok[2])
+        self.i += 1
+        return tok
+
+    def at(self, *values):
+        tok = self.peek()
+        return tok[0] in ("op", "name", "open") and tok[1] in values
+
+    def parse(self):
+        node = self.expr()
+        tok = self.peek()
+        if tok[0] != "end":
+            raise ExprError(f'unexpected "{tok[1]}"', tok[2])
+        return node
+
+    def expr(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError("expression nested too deeply", self.peek()[2])
+        node = self.or_()
+        if self.at("if"):
+            self.take()
+            cond = self.or_()
+            self.take("else")
+            node = ("if", cond, node, self.expr())
+        self.depth -= 1
+        return node
+
+    def or_(self):
+        node = self.and_()
+        while self.at("or"):
+            self.take()
+            node = ("or", node, self.and_())
+        return node
+
+    def and_(self):
+        node = self.not_()
+        while self.at("and"):
+            self.take()
+            node = ("and", node, self.not_())
+        return node
+
+    def not_(self):
+        if self.at("not"):
+            self.take()
+            return ("not", self.not_())
+        return self.comparison()
+
+    def comparison(self):
+        node = self.sum()
+        while self.at("==", "!=", "<", "<=", ">", ">="):
+            op = self.take()[1]
+            node = ("cmp", op, node, self.sum())
+        return node
+
+    def sum(self):
+        node = self.term()
+        while self.at("+", "-"):
+            op = self.take()[1]
+            node = ("bin", op, node, self.term())
+        return node
+
+    def term(self):
+        node = self.unary()
+        while self.at("*", "/", "//", "%"):
+            op = self.take()[1]
+            node = ("bin", op, node, self.unary())
+        return node
+
+    def unary(self):
+        if self.at("-", "+"):
+            op = self.take()[1]
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ExprError("expression nested too deeply", self.peek()[2])
+            node = ("neg", self.unary()) if op == "-" else self.unary()
+            self.depth -= 1
+            return node
+        node = self.atom()
+        if self.at("**"):
+            self.take()
+            node = ("bin", "**", node, self.unary())
+        return node
+
+    def atom(self):
+        kind, value, pos = self.take()
+        if kind == "num":
+            return ("lit", float(value) if any(c in value for c in ".eE") else int(value))
+        if kind == "str":
+            return ("lit", value[1:-1])
+        if kind == "open":
+            self.braces += 1
+            node = self.expr()
+            self.take("}")
+            self.braces -= 1
+            return node
+        if kind == "op" and value == "(":
+            node = self.expr()
+            self.take(")")
+            return node
+        if kind == "op" and value == "[":
+            items = []
+            if not self.at("]"):
+                items.append(self.expr())
+                while self.at(","):
+                    self.take()
+                    items.append(self.expr())
+            self.take("]")
+            return ("list", items)
+        if kind == "name":
+            if value in ("true", "True"):
+                return ("lit", True)
+            if value in ("false", "False"):
+                return ("lit", False)
+            if value in ("null", "None"):
+                return ("lit", None)
+            if value in _KEYWORDS:
+                raise ExprError(f'unexpected "{value}"', pos)
+            if self.braces == 0:
+                raise ExprError(f'bare name "{value}" outside ${{...}}', pos)
+            if self.at("("):
+                raise ExprError(f'"{value}(...)": function calls are not allowed in expressions', pos)
+            return ("var", value, pos)
+        raise ExprError(f'unexpected "{value or "end of text"}"', pos)
+
+
+def _check(value, pos):
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        raise ExprError("value too large", pos)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value) or abs(value) > MAX_MAGNITUDE):
+        raise ExprError("value is not a finite number of reasonable size", pos)
+    if isinstance(value, str) and len(value) > MAX_STR:
+        raise ExprError("string too long", pos)
+    return value
+
+
+def _num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _evaluate(node, env):
+    tag = node[0]
+    if tag == "lit":
+        return node[1]
+    if tag == "var":
+        name, pos = node[1], node[2]
+        if name not in env:
+            from .errors import did_you_mean
+
+            raise ExprError(f'undefined variable "{name}"{did_you_mean(name, env)}', pos)
+        return env[name]
+    if tag == "list":
+        return [_evaluate(n, env) for n in node[1]]
+    if tag == "neg":
+        v = _evaluate(node[1], env)
+        if not _num(v):
+            raise ExprError(f"cannot negate {v!r}")
+        return -v
+    if tag == "not":
+        return not _evaluate(node[1], env)
+    if tag == "and":
+        return _evaluate(node[1], env) and _evaluate(node[2], env)
+    if tag == "or":
+        return _evaluate(node[1], env) or _evaluate(node[2], env)
+    if tag == "if":
+        return _evaluate(node[2], env) if _evaluate(node[1], env) else _evaluate(node[3], env)
+    if tag == "cmp":
+        op, a, b = node[1], _evaluate(node[2], env), _evaluate(node[3], env)
+        try:
+            return {
+                "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
+                "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b,
+            }[op]()
+        except TypeError:
+            raise ExprError(f"cannot compare {a!r} {op} {b!r}") from None
+    if tag == "bin":
+        op, a, b = node[1], _evaluate(node[2], env), _evaluate(node[3], env)
+        if op == "+" and isinstance(a, str) and isinstance(b, str):
+            return _check(a + b, 0)
+        if not (_num(a) and _num(b)):
+            raise ExprError(f"{op} needs numbers, got {a!r} and {b!r}")
+        if op == "+":
+            r = a + b
+        elif op == "-":
+            r = a - b
+        elif op == "*":
+            r = a * b
+        elif op in ("/", "//", "%"):
+            if b == 0:
+                raise ExprError("division by zero")
+            if op == "/":
+                r = a / b
+                if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+                    r = a // b
+            else:
+                r = a // b if op == "//" else a % b
+        else:  # **
+            if abs(b) > 64 and abs(a) > 1:
+                raise ExprError("exponent too large")
+            try:
+                r = a**b
+            except (OverflowError, ZeroDivisionError) as e:
+                raise ExprError(str(e)) from None
+            if isinstance(r, complex):
+                raise ExprError("result is not a real number")
+        return _check(r, 0)
+    raise AssertionError(tag)  # pragma: no cover
+
+
+def has_expression(value) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def evaluate(text: str, env: dict):
+    """Evaluate a spec string containing ``${...}``; see the module docstring."""
+    if len(text) > MAX_LEN:
+        raise ExprError(f"expression longer than {MAX_LEN} characters")
+    try:
+        tree = _Parser(text).parse()
+    except ExprError as whole_error:
+        try:
+            return _template(text, env)
+        except _NotTemplate:
+            raise whole_error from None
+    return _evaluate(tree, env)
+
+
+class _NotTemplate(Exception):
+    pass
+
+
+def _template(text, env):
+    out, pos = [], 0
+    while True:
+        start = text.find("${", pos)
+        if start < 0:
+            out.append(text[pos:])
+            break
+        out.append(text[pos:start])
+        parser = _Parser(text[start:])
+        try:
+            parser.take()  # "${"
+            parser.braces = 1
+            node = parser.expr()
+            end_tok = parser.take("}")
+        except ExprError:
+            raise _NotTemplate() from None
+        try:
+            value = _evaluate(node, env)
+        except ExprError as e:
+            raise ExprError(e.message, start + e.pos) from None
+        out.append(_format(value))
+        pos = start + end_tok[2] + 1
+    return _check("".join(out), 0)
+
+
+def _format(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,694 @@
+"""Layer kinds: their fields, and the one home of the shape, parameter and MAC rules.
+
+Both the static analyser (``archspec.analysis``) and the Keras builder
+(``builders.keras``) use these rules; a test checks that every spec's Keras
+model has exactly the shapes and parameter counts computed here.
+
+Shapes exclude the batch axis and are channels-last: ``(H, W, C)`` or ``(N,)``.
+Shape arithmetic follows Keras/TensorFlow:
+
+* valid: ``out = floor((in - k_eff) / s) + 1`` with ``k_eff = (k - 1) * d + 1``
+* same:  ``out = ceil(in / s)``; total padding ``max((out - 1) * s + k_eff - in, 0)``,
+  the extra row/column at the bottom/right
+* explicit padding ``p``: ``out = floor((in + p_lo + p_hi - k_eff) / s) + 1``
+
+MACs (multiply-accumulates) count the multiplications of convolutions and
+dense layers only; bias additions, batch norm, activations, pooling, LRN,
+merges and padding are not counted.
+
+A plugin adds a kind with :func:`register_kind` (and, to build it, a builder
+with ``builders.keras.register_builder``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REQUIRED = object()
+
+ACTIVATIONS = (
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu",
+    "tanh", "sigmoid", "hard_sigmoid", "hard_swish", "softmax", "log_softmax", "softplus",
+    "softsign", "mish",
+)
+INITIALIZERS = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+    "lecun_normal", "zeros", "ones", "random_normal", "random_uniform", "truncated_normal",
+    "orthogonal", "variance_scaling", "constant",
+)
+MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
+
+
+class ShapeError(ValueError):
+    """A shape rule was violated; the message says what would be right."""
+
+
+class FieldError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- field types
+
+
+def _int(v, minimum=None):
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise FieldError(f"expected an integer, got {v!r}")
+    if minimum is not None and v < minimum:
+        raise FieldError(f"must be at least {minimum}, got {v}")
+    return v
+
+
+def _float(v, minimum=None, maximum=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError(f"expected a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise FieldError("expected a finite number")
+    if minimum is not None and v < minimum:
+        raise FieldError(f"must be at least {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise FieldError(f"must be at most {maximum}, got {v}")
+    return v
+
+
+def _pair(v, minimum=1):
+    if isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise FieldError(f"expected an integer or a pair [h, w], got {list(v)!r}")
+        return [_int(v[0], minimum), _int(v[1], minimum)]
+    v = _int(v, minimum)
+    return [v, v]
+
+
+def _padding(v):
+    if v in ("same", "valid"):
+        return v
+    if isinstance(v, str):
+        raise FieldError(f'expected "same", "valid", an integer, [h, w] or [[top, bottom], [left, right]], got "{v}"')
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (list, tuple)) for x in v):
+        (t, b), (l, r) = (_pair(v[0], 0), _pair(v[1], 0))
+        return [[t, b], [l, r]]
+    h, w = _pair(v, 0)
+    return [[h, h], [w, w]]
+
+
+def _shape(v):
+    if not isinstance(v, (list, tuple)) or not v:
+        raise FieldError(f"expected a shape such as [224, 224, 3], got {v!r}")
+    return [_int(x, 1) for x in v]
+
+
+def _regularizer(v):
+    if v is None:
+        return None
+    if isinstance(v, str) and v in ("l1", "l2", "l1_l2"):
+        return {v: 0.01} if v != "l1_l2" else {"l1": 0.01, "l2": 0.01}
+    if isinstance(v, dict) and v and set(v) <= {"l1", "l2"}:
+        return {k: _float(x, 0.0) for k, x in v.items()}
+    raise FieldError(f"expected null, l1, l2 or a mapping such as {{l2: 1.0e-4}}, got {v!r}")
+
+
+def _initializer(v):
+    if isinstance(v, str):
+        if v not in INITIALIZERS:
+            from .errors import did_you_mean
+
+            raise FieldError(f'unknown initializer "{v}"{did_you_mean(v, INITIALIZERS)}; one of {", ".join(INITIALIZERS)}')
+        return v
+    if isinstance(v, dict) and isinstance(v.get("name"), str):
+        if v["name"] not in INITIALIZERS:
+            raise FieldError(f'unknown initializer "{v["name"]}"')
+        for k, x in v.items():
+            if k != "name":
+                _float(x)
+        return dict(v)
+    raise FieldError(f"expected an initializer name or {{name: ..., stddev: ...}}, got {v!r}")
+
+
+def _enum(choices):
+    def coerce(v):
+        if v not in choices:
+            from .errors import did_you_mean
+
+            raise FieldError(f"expected one of {', '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}")
+        return v
+
+    return coerce
+
+
+def _bool(v):
+    if not isinstance(v, bool):
+        raise FieldError(f"expected true or false, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    coerce: Callable[[Any], Any]
+    default: Any = REQUIRED
+    doc: str = ""
+    json: dict = field(default_factory=dict)  # JSON Schema of the concrete value
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+
+def f_int(name, default=REQUIRED, minimum=1, doc=""):
+    js = {"type": "integer"} if minimum is None else {"type": "integer", "minimum": minimum}
+    return Field(name, lambda v: _int(v, minimum), default, doc, js)
+
+
+def f_float(name, default=REQUIRED, minimum=None, maximum=None, doc=""):
+    js = {"type": "number"}
+    if minimum is not None:
+        js["minimum"] = minimum
+    if maximum is not None:
+        js["maximum"] = maximum
+    return Field(name, lambda v: _float(v, minimum, maximum), default, doc, js)
+
+
+def f_bool(name, default, doc=""):
+    return Field(name, _bool, default, doc, {"type": "boolean"})
+
+
+def f_enum(name, choices, default=REQUIRED, doc=""):
+    return Field(name, _enum(choices), default, doc, {"enum": list(choices)})
+
+
+_PAIR_JSON = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
+
+
+def f_pair(name, default=REQUIRED, minimum=1, doc=""):
+    return Field(name, lambda v: _pair(v, minimum), default, doc, _PAIR_JSON)
+
+
+def f_padding(name="padding", default="valid", doc=""):
+    js = {"anyOf": [{"enum": ["same", "valid"]}, _PAIR_JSON,
+                    {"type": "array", "items": _PAIR_JSON, "minItems": 2, "maxItems": 2}]}
+    return Field(name, _padding, default, doc or "same, valid, or explicit zero padding", js)
+
+
+def f_activation(default="linear"):
+    return f_enum("activation", ACTIVATIONS, default, "activation applied to the output")
+
+
+def f_initializer(name, default):
+    return Field(name, _initializer, default, "", {"anyOf": [{"enum": list(INITIALIZERS)}, {"type": "object"}]})
+
+
+def f_regularizer(name):
+    return Field(name, _regularizer, None, "e.g. {l2: 1.0e-4}",
+                 {"anyOf": [{"type": "null"}, {"enum": ["l1", "l2", "l1_l2"]}, {"type": "object"}]})
+
+
+# ---------------------------------------------------------------- shape rules
+
+
+def conv_output_size(size, k_eff, stride, padding_lohi):
+    """Output length along one axis; padding_lohi is "same", "valid" or (lo, hi)."""
+    if padding_lohi == "same":
+        return -(-size // stride)
+    lo, hi = (0, 0) if padding_lohi == "valid" else padding_lohi
+    span = size + lo + hi - k_eff
+    if span < 0:
+        raise ShapeError(None)
+    return span // stride + 1
+
+
+def same_padding(size, k_eff, stride):
+    """TensorFlow's (lo, hi) padding for "same": the extra pixel goes bottom/right."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _axis_padding(padding, axis):
+    if padding in ("same", "valid"):
+        return padding
+    return tuple(padding[axis])
+
+
+def _need_rank(shapes, rank, what):
+    s = shapes[0]
+    if len(s) != rank:
+        raise ShapeError(f"{what} needs a {rank}-D input (H, W, C), got shape {fmt_shape(s)}; "
+                         "add a reshape or use a layer for this rank")
+    return s
+
+
+def fmt_shape(shape):
+    return "×".join(str(x) for x in shape) if shape else "scalar"
+
+
+@dataclass
+class Window:
+    """A sliding window along H and W: effective kernel and stride (for receptive fields)."""
+
+    k: tuple
+    s: tuple
+
+
+def _spatial(a, shapes, kernel, strides, dilation, what):
+    h, w, c = _need_rank(shapes, 3, what)
+    k_eff = [(kernel[i] - 1) * dilation[i] + 1 for i in range(2)]
+    out = []
+    for axis, size in enumerate((h, w)):
+        try:
+            out.append(conv_output_size(size, k_eff[axis], strides[axis], _axis_padding(a["padding"], axis)))
+        except ShapeError:
+            pads = "" if a["padding"] == "valid" else f" plus padding {list(_axis_padding(a['padding'], axis))}"
+            raise ShapeError(
+                f"the {fmt_shape(k_eff)} {'window' if 'pool' in what else 'kernel'} "
+                f"(effective size with dilation) exceeds its {h}×{w} input{pads}; "
+                "use a smaller kernel, padding: same, or a larger input") from None
+    return out, c
+
+
+def unused_border(a, shapes, kernel, strides, dilation):
+    """Rows/cols a valid or explicitly padded window never reaches (the seeds' stride-3 case)."""
+    if a["padding"] == "same" or len(shapes[0]) != 3:
+        return None
+    h, w, _ = shapes[0]
+    left = []
+    for axis, size in enumerate((h, w)):
+        lo, hi = (0, 0) if a["padding"] == "valid" else a["padding"][axis]
+        k_eff = (kernel[axis] - 1) * dilation[axis] + 1
+        span = size + lo + hi - k_eff
+        # only when the windows tile the input (k >= s); with k < s every gap is skipped anyway
+        left.append(span % strides[axis] if span >= 0 and k_eff >= strides[axis] else 0)
+    return left if any(left) else None
+
+
+# ---------------------------------------------------------------- kinds
+
+
+@dataclass
+class Kind:
+    """A layer kind: its fields and its rules.  Subclass and override what differs."""
+
+    name: str
+    doc: str
+    fields: tuple = ()
+    category: str = "other"
+    min_inputs: int = 1
+    max_inputs: int | None = 1
+    shorthand: str | None = None  # field set by the scalar form, e.g. ``- dropout: 0.5``
+    aliases: tuple = ()
+
+    def field_map(self):
+        return {f.name: f for f in self.fields}
+
+    def validate(self, attrs):
+        """Cross-field checks on coerced attributes; raise FieldError."""
+
+    def normalize(self, attrs):
+        """Canonical form of validated attributes (e.g. LRN constants in the paper's convention)."""
+        return attrs
+
+    def output_shape(self, a, shapes):
+        return list(shapes[0])
+
+    def params(self, a, shapes, out):
+        """(trainable, non_trainable) parameter counts, as Keras counts them."""
+        return 0, 0
+
+    def macs(self, a, shapes, out):
+        return 0
+
+    def window(self, a):
+        """Window for receptive-field arithmetic, or None for a pointwise layer."""
+        return None
+
+    def warnings(self, a, shapes):
+        return []
+
+    def label(self, a):
+        """Short text for tables and diagrams, e.g. ``conv 3×3/2 · 64``."""
+        return self.name
+
+
+class InputKind(Kind):
+    def output_shape(self, a, shapes):
+        return list(a["shape"])
+
+    def label(self, a):
+        return "input"
+
+
+def _conv_like_warning(a, shapes, kernel, strides, dilation):
+    left = unused_border(a, shapes, kernel, strides, dilation)
+    if not left:
+        return []
+    return [f"with padding {a['padding'] if isinstance(a['padding'], str) else 'explicit'} and stride "
+            f"{fmt_shape(strides)}, the last {left[0]} row(s) and {left[1]} column(s) of the "
+            f"{fmt_shape(shapes[0][:2])} input are never seen by the window; pad the input or choose "
+            "a size where (W - F + 2P) is divisible by S"]
+
+
+def _kstr(k, s):
+    ks = f"{k[0]}×{k[1]}" if k[0] != k[1] else f"{k[0]}×{k[0]}"
+    ss = (f"/{s[0]}" if s[0] == s[1] else f"/{s[0]}×{s[1]}") if s != [1, 1] else ""
+    return ks + ss
+
+
+def _check_dilation(a):
+    if max(a["strides"]) > 1 and max(a["dilation"]) > 1:
+        raise FieldError("strides > 1 together with dilation > 1 is not supported (Keras and TensorFlow reject it); "
+                         "use one or the other")
+
+
+class Conv2DKind(Kind):
+    def validate(self, a):
+        _check_dilation(a)
+
+    def output_shape(self, a, shapes):
+        (oh, ow), c = _spatial(a, shapes, a["kernel"], a["strides"], a["dilation"], "conv2d")
+        if c % a["groups"] or a["filters"] % a["groups"]:
+            raise ShapeError(f"groups={a['groups']} must divide both the {c} input channels and the "
+                             f"{a['filters']} filters")
+        return [oh, ow, a["filters"]]
+
+    def params(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        cin = shapes[0][-1]
+        return kh * kw * (cin // a["groups"]) * a["filters"] + (a["filters"] if a["use_bias"] else 0), 0
+
+    def macs(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        return out[0] * out[1] * out[2] * kh * kw * (shapes[0][-1] // a["groups"])
+
+    def window(self, a):
+        return Window(tuple((a["kernel"][i] - 1) * a["dilation"][i] + 1 for i in range(2)), tuple(a["strides"]))
+
+    def warnings(self, a, shapes):
+        return _conv_like_warning(a, shapes, a["kernel"], a["strides"], a["dilation"])
+
+    def label(self, a):
+        return f"conv {_kstr(a['kernel'], a['strides'])} · {a['filters']}"
+
+
+class DepthwiseKind(Conv2DKind):
+    def output_shape(self, a, shapes):
+        (oh, ow), c = _spatial(a, shapes, a["kernel"], a["strides"], a["dilation"], self.name)
+        return [oh, ow, c * a["depth_multiplier"]]
+
+    def params(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        c = shapes[0][-1] * a["depth_multiplier"]
+        return kh * kw * c + (c if a["use_bias"] else 0), 0
+
+    def macs(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        return out[0] * out[1] * out[2] * kh * kw
+
+    def label(self, a):
+        return f"dwconv {_kstr(a['kernel'], a['strides'])}"
+
+
+class SeparableKind(Conv2DKind):
+    def output_shape(self, a, shapes):
+        (oh, ow), _ = _spatial(a, shapes, a["kernel"], a["strides"], a["dilation"], self.name)
+        return [oh, ow, a["filters"]]
+
+    def params(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        mid = shapes[0][-1] * a["depth_multiplier"]
+        return kh * kw * mid + mid * a["filters"] + (a["filters"] if a["use_bias"] else 0), 0
+
+    def macs(self, a, shapes, out):
+        kh, kw = a["kernel"]
+        mid = shapes[0][-1] * a["depth_multiplier"]
+        return out[0] * out[1] * (mid * kh * kw + mid * a["filters"])
+
+    def label(self, a):
+        return f"sepconv {_kstr(a['kernel'], a['strides'])} · {a['filters']}"
+
+
+class DenseKind(Kind):
+    def params(self, a, shapes, out):
+        return shapes[0][-1] * a["units"] + (a["units"] if a["use_bias"] else 0), 0
+
+    def output_shape(self, a, shapes):
+        return list(shapes[0][:-1]) + [a["units"]]
+
+    def macs(self, a, shapes, out):
+        return math.prod(shapes[0]) * a["units"]
+
+    def label(self, a):
+        return f"dense {a['units']}" + (f" · {a['activation']}" if a["activation"] != "linear" else "")
+
+
+class PoolKind(Kind):
+    def _strides(self, a):
+        return a["strides"] if a["strides"] is not None else a["pool"]
+
+    def output_shape(self, a, shapes):
+        (oh, ow), c = _spatial(a, shapes, a["pool"], self._strides(a), [1, 1], self.name)
+        return [oh, ow, c]
+
+    def window(self, a):
+        return Window(tuple(a["pool"]), tuple(self._strides(a)))
+
+    def warnings(self, a, shapes):
+        return _conv_like_warning(a, shapes, a["pool"], self._strides(a), [1, 1])
+
+    def label(self, a):
+        return f"{'max' if 'max' in self.name else 'avg'}pool {_kstr(a['pool'], self._strides(a))}"
+
+
+class GlobalPoolKind(Kind):
+    def output_shape(self, a, shapes):
+        h, w, c = _need_rank(shapes, 3, self.name)
+        return [1, 1, c] if a["keepdims"] else [c]
+
+    def label(self, a):
+        return f"global {'max' if 'max' in self.name else 'avg'}pool"
+
+
+class LRNKind(Kind):
+    def validate(self, a):
+        conv = a["convention"]
+        allowed = {"paper": {"k", "n", "alpha", "beta"}, "caffe": {"size", "alpha", "beta", "k"},
+                   "pytorch": {"size", "alpha", "beta", "k"}, "tensorflow": {"depth_radius", "bias", "alpha", "beta"}}[conv]
+        given = {k for k in ("k", "n", "size", "depth_radius", "bias") if a.get(k) is not None}
+        wrong = given - allowed
+        if wrong:
+            raise FieldError(f"convention {conv} takes {', '.join(sorted(allowed))}; "
+                             f"{', '.join(sorted(wrong))} belong(s) to another convention")
+
+    def normalize(self, a):
+        """Convert any convention's constants to the paper's (k, n, alpha, beta).
+
+        caffe/pytorch: n = size, alpha_paper = alpha / size, k defaults to 1;
+        tensorflow: n = 2 * depth_radius + 1, k = bias (default 1), alpha unchanged.
+        """
+        conv = a["convention"]
+        if conv == "paper":
+            k, n, alpha = a["k"] if a["k"] is not None else 2.0, a["n"] if a["n"] is not None else 5, a["alpha"]
+        elif conv in ("caffe", "pytorch"):
+            n = a["size"] if a["size"] is not None else 5
+            k, alpha = a["k"] if a["k"] is not None else 1.0, a["alpha"] / n
+        else:
+            n = 2 * (a["depth_radius"] if a["depth_radius"] is not None else 5) + 1
+            k, alpha = a["bias"] if a["bias"] is not None else 1.0, a["alpha"]
+        return {"k": float(k), "n": n, "alpha": alpha, "beta": a["beta"]}
+
+    def output_shape(self, a, shapes):
+        _need_rank(shapes, 3, "lrn")
+        return list(shapes[0])
+
+    def label(self, a):
+        return "LRN"
+
+
+class BatchNormKind(Kind):
+    def params(self, a, shapes, out):
+        c = shapes[0][-1]
+        return c * (int(a["scale"]) + int(a["center"])), 2 * c
+
+    def label(self, a):
+        return "batchnorm"
+
+
+class FlattenKind(Kind):
+    def output_shape(self, a, shapes):
+        return [math.prod(shapes[0])]
+
+
+class ZeroPadKind(Kind):
+    def output_shape(self, a, shapes):
+        h, w, c = _need_rank(shapes, 3, "zero_padding2d")
+        (t, b), (l, r) = a["padding"]
+        return [h + t + b, w + l + r, c]
+
+    def label(self, a):
+        (t, b), (l, r) = a["padding"]
+        return f"zeropad {t}" if len({t, b, l, r}) == 1 else f"zeropad {t},{b},{l},{r}"
+
+
+class MergeKind(Kind):
+    def output_shape(self, a, shapes):
+        first = shapes[0]
+        for s in shapes[1:]:
+            if s != first:
+                raise ShapeError("merged shapes differ")  # the analyser names the nodes
+        return list(first)
+
+
+class ConcatKind(Kind):
+    def output_shape(self, a, shapes):
+        rank = len(shapes[0])
+        axis = a["axis"] if a["axis"] >= 0 else rank + a["axis"]
+        if not 0 <= axis < rank:
+            raise ShapeError(f"axis {a['axis']} is out of range for rank-{rank} inputs")
+        for s in shapes[1:]:
+            if len(s) != rank or any(s[i] != shapes[0][i] for i in range(rank) if i != axis):
+                raise ShapeError("concatenated shapes differ outside the concatenation axis")
+        out = list(shapes[0])
+        out[axis] = sum(s[axis] for s in shapes)
+        return out
+
+
+class ActivationKind(Kind):
+    def label(self, a):
+        return a["fn"]
+
+
+class DropoutKind(Kind):
+    def label(self, a):
+        return f"dropout {a['rate']:g}"
+
+
+# ---------------------------------------------------------------- registry
+
+_CONV_COMMON = (
+    f_pair("kernel", doc="kernel size: k or [kh, kw]"),
+    f_pair("strides", 1),
+    f_padding(),
+    f_pair("dilation", 1),
+    f_activation(),
+    f_bool("use_bias", True),
+    f_initializer("kernel_initializer", "glorot_uniform"),
+    f_initializer("bias_initializer", "zeros"),
+    f_regularizer("kernel_regularizer"),
+    f_regularizer("bias_regularizer"),
+)
+
+KINDS: dict[str, Kind] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_kind(kind: Kind, replace: bool = False):
+    """Add a layer kind (a plugin).  Its name becomes usable in specs."""
+    for name in (kind.name, *kind.aliases):
+        if not replace and (name in KINDS or name in _ALIASES):
+            raise ValueError(f'a kind named "{name}" is already registered')
+    KINDS[kind.name] = kind
+    for alias in kind.aliases:
+        _ALIASES[alias] = kind.name
+    return kind
+
+
+def lookup(name):
+    """The Kind for a name or alias, or None."""
+    return KINDS.get(_ALIASES.get(name, name))
+
+
+def all_names():
+    return sorted(set(KINDS) | set(_ALIASES))
+
+
+for _kind in (
+    InputKind("input", "A model input of a fixed shape (without the batch axis).",
+              (Field("shape", _shape, REQUIRED, "e.g. [224, 224, 3]",
+                     {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}),
+               f_enum("dtype", ("float32", "float16", "bfloat16", "float64", "int32", "uint8"), "float32")),
+              "input", 0, 0),
+    Conv2DKind("conv2d", "2-D convolution (cross-correlation), channels-last.",
+               (f_int("filters"), *_CONV_COMMON, f_int("groups", 1),
+                f_enum("backward", ("auto", "explicit"), "auto",
+                       "explicit: archspec's Conv2D with a written-out backward pass")),
+               "conv", aliases=("conv",)),
+    DepthwiseKind("depthwise_conv2d", "Depthwise 2-D convolution: one filter per input channel.",
+                  (*_CONV_COMMON, f_int("depth_multiplier", 1)), "conv", aliases=("dwconv",)),
+    SeparableKind("separable_conv2d", "Depthwise then pointwise (1×1) convolution.",
+                  (f_int("filters"), *_CONV_COMMON, f_int("depth_multiplier", 1)), "conv",
+                  aliases=("sepconv",)),
+    DenseKind("dense", "Fully connected layer, applied to the last axis.",
+              (f_int("units"), f_activation(), f_bool("use_bias", True),
+               f_initializer("kernel_initializer", "glorot_uniform"),
+               f_initializer("bias_initializer", "zeros"),
+               f_regularizer("kernel_regularizer"), f_regularizer("bias_regularizer")),
+              "dense", aliases=("fc",)),
+    PoolKind("max_pool2d", "Max pooling; windows may overlap (pool > strides).",
+             (f_pair("pool"), Field("strides", lambda v: _pair(v), None, "default: the pool size", _PAIR_JSON),
+              f_padding()), "pool", shorthand="pool", aliases=("maxpool",)),
+    PoolKind("avg_pool2d", "Average pooling; windows may overlap (pool > strides).",
+             (f_pair("pool"), Field("strides", lambda v: _pair(v), None, "default: the pool size", _PAIR_JSON),
+              f_padding()), "pool", shorthand="pool", aliases=("avgpool",)),
+    GlobalPoolKind("global_avg_pool2d", "Average over H and W.", (f_bool("keepdims", False),), "pool",
+                   aliases=("gap",)),
+    GlobalPoolKind("global_max_pool2d", "Maximum over H and W.", (f_bool("keepdims", False),), "pool",
+                   aliases=("gmp",)),
+    LRNKind("lrn", "Local response normalization across channels (AlexNet §3.3). Paper constants by default: "
+            "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n.",
+            (f_float("k", None, 0.0), Field("n", lambda v: _int(v, 1), None, "window size (paper)",
+                                             {"type": "integer", "minimum": 1}),
+             f_float("alpha", 1e-4, 0.0), f_float("beta", 0.75, 0.0),
+             f_enum("convention", ("paper", "caffe", "pytorch", "tensorflow"), "paper",
+                    "whose constants these are; they are converted to the paper's"),
+             Field("size", lambda v: _int(v, 1), None, "caffe/pytorch local_size", {"type": "integer"}),
+             Field("depth_radius", lambda v: _int(v, 0), None, "tensorflow depth_radius", {"type": "integer"}),
+             f_float("bias", None, 0.0)), "norm"),
+    BatchNormKind("batchnorm", "Batch normalization over the last axis (moving mean/variance are "
+                  "non-trainable parameters, as Keras counts them).",
+                  (f_float("momentum", 0.99, 0.0, 1.0), f_float("epsilon", 1e-3, 0.0),
+                   f_bool("center", True), f_bool("scale", True)), "norm", aliases=("batch_norm", "bn")),
+    DropoutKind("dropout", "Dropout (Srivastava et al. 2014); inactive at inference.",
+                (f_float("rate", minimum=0.0, maximum=0.999),), "regularization", shorthand="rate"),
+    ActivationKind("activation", "An activation function as its own node.",
+                   (f_enum("fn", ACTIVATIONS), f_float("negative_slope", 0.2, 0.0)), "activation",
+                   shorthand="fn"),
+    FlattenKind("flatten", "Flatten to a vector.", (), "shape"),
+    ZeroPadKind("zero_padding2d", "Pad H and W with zeros.", (f_padding("padding", 1),), "shape",
+                shorthand="padding", aliases=("zeropad",)),
+    Kind("identity", "Passes its input through.", (), "shape"),
+    MergeKind("add", "Element-wise sum of its inputs (same shapes).", (), "merge", 2, None),
+    MergeKind("multiply", "Element-wise product of its inputs (same shapes).", (), "merge", 2, None),
+    MergeKind("average", "Element-wise mean of its inputs (same shapes).", (), "merge", 2, None),
+    MergeKind("maximum", "Element-wise maximum of its inputs (same shapes).", (), "merge", 2, None),
+    ConcatKind("concat", "Concatenation along an axis (default: channels).", (f_int("axis", -1, None),),
+               "merge", 2, None, aliases=("concatenate",)),
+):
+    register_kind(_kind)
+
+
+def coerce_attrs(kind: Kind, given: dict):
+    """Apply field defaults and coercions.  Returns (attrs, {field: error message})."""
+    out, errors = {}, {}
+    fields = kind.field_map()
+    for name, f in fields.items():
+        if name in given and given[name] is not None:
+            try:
+                out[name] = f.coerce(given[name])
+            except FieldError as e:
+                errors[name] = str(e)
+        elif name in given and given[name] is None and not f.required:
+            out[name] = None if f.default is None else f.coerce(f.default)
+        elif f.required:
+            errors[name] = f'"{name}" is required for {kind.name}' + (f" ({f.doc})" if f.doc else "")
+        else:
+            out[name] = f.default if f.default is None else f.coerce(f.default)
+    if not errors:
+        try:
+            kind.validate(out)
+            out = kind.normalize(out)
+        except FieldError as e:
+            errors[""] = str(e)
+    return out, errors

@@ -1,0 +1,79 @@
+"""Text and JSON reports of an analysis (``archspec summary``)."""
+
+from __future__ import annotations
+
+from .analysis import NOT_COUNTED_IN_MACS, Analysis
+from .kinds import fmt_shape
+
+
+def human(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(int(n))
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def summary_rows(analysis: Analysis, depth: int | None = None):
+    if depth is None:
+        return [{"path": i.path, "kind": i.kind, "label": i.label, "shape": i.shape, "params": i.params,
+                 "trainable": i.trainable, "macs": i.macs, "rf": i.rf, "jump": i.jump, "memory": i.memory,
+                 "collapsed": False} for i in analysis.nodes.values()]
+    return analysis.subtotals(depth)
+
+
+def summary_text(analysis: Analysis, depth: int | None = None) -> str:
+    g = analysis.graph
+    rows = summary_rows(analysis, depth)
+    table = [("node", "kind", "output", "params", "MACs", "RF/stride")]
+    for r in rows:
+        kind = r["label"] if not r["collapsed"] else f"[{r['kind']}]"
+        rf = f"{r['rf']}/{r['jump']}" if r["rf"] is not None else "-"
+        table.append((r["path"], kind, fmt_shape(r["shape"]), f"{r['params']:,}", human(r["macs"]), rf))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    right = {3, 4, 5}
+    lines = [f"{g.name}" + (f" — {g.description}" if g.description else "")]
+    for n, row in enumerate(table):
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    t = analysis.totals()
+    lines.append("")
+    lines.append(f"params: {t['params']:,} (trainable {t['trainable_params']:,}, "
+                 f"non-trainable {t['non_trainable_params']:,})")
+    lines.append(f"MACs: {t['macs']:,} ({human(t['macs'])}) per sample; not counted: {', '.join(NOT_COUNTED_IN_MACS)}")
+    lines.append(f"activations: {_bytes(t['activation_bytes_per_sample'])} per sample (float32, all node outputs)")
+    outs = ", ".join(f"{o.name}={fmt_shape(analysis.nodes[o.node].shape)}"
+                     + (f" (loss weight {o.loss_weight:g})" if o.loss_weight != 1.0 else "") for o in g.outputs)
+    lines.append(f"outputs: {outs}")
+    lines.append(f"nodes: {t['nodes']}; RF = receptive field in input pixels / effective stride")
+    return "\n".join(lines)
+
+
+def summary_json(analysis: Analysis, depth: int | None = None) -> dict:
+    g = analysis.graph
+    return {
+        "name": g.name,
+        "file": g.file,
+        "hash": g.hash(),
+        "totals": analysis.totals(),
+        "macs_not_counted": list(NOT_COUNTED_IN_MACS),
+        "outputs": [{"name": o.name, "node": o.node, "shape": analysis.nodes[o.node].shape,
+                     "loss_weight": o.loss_weight} for o in g.outputs],
+        "nodes": [{"path": r["path"], "kind": r["kind"], "label": r["label"], "shape": r["shape"],
+                   "params": r["params"], "trainable_params": r["trainable"],
+                   "non_trainable_params": r["params"] - r["trainable"], "macs": r["macs"],
+                   "receptive_field": r["rf"], "effective_stride": r["jump"], "activation_bytes": r["memory"]}
+                  for r in summary_rows(analysis, depth)],
+        "warnings": [str(w) for w in analysis.warnings],
+        "search_space": [{"name": d.name, "value": d.value, "annotation": d.annotation.to_json()}
+                         for d in g.decisions],
+    }

@@ -1,0 +1,115 @@
+"""A JSON Schema of the spec language (``archspec schema``), generated from the kind registry.
+
+Editors (VS Code's YAML extension, for example) use it for completion and
+validation.  It describes the concrete language; a value position also
+accepts an expression string (``"${width} * 2"``) or a search annotation.
+"""
+
+from __future__ import annotations
+
+from . import kinds as K
+from .annotations import HEADS
+from .document import BLOCK_KEYS, LIBRARY_KEYS, SPEC_VERSION, TOP_KEYS
+
+EXPR = {"type": "string", "pattern": r"\$\{"}
+ANNOTATION = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"enum": [*HEADS, "default", "name", "step", "log", "min", "max"]},
+    "oneOf": [{"required": [h]} for h in HEADS],
+}
+REF = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"$ref": "#/$defs/annotation"}]}
+
+
+def _value(js):
+    return {"anyOf": [js, {"$ref": "#/$defs/expression"}, {"$ref": "#/$defs/annotation"}]}
+
+
+def _common():
+    return {
+        "id": {"type": "string"},
+        "inputs": REF,
+        "when": _value({"type": "boolean"}),
+        "repeat": _value({"type": "integer", "minimum": 0}),
+        "first": {"type": "object"},
+        "last": {"type": "object"},
+        "iterations": {"type": "object"},
+        "repeat_prefix": {"type": "string"},
+    }
+
+
+def _kind_body(kind):
+    props = _common()
+    for f in kind.fields:
+        props[f.name] = _value(f.json or {})
+    return {"type": "object", "properties": props, "additionalProperties": False,
+            "description": kind.doc}
+
+
+def build_schema() -> dict:
+    kinds = {}
+    for name in K.all_names():
+        kind = K.lookup(name)
+        body = _kind_body(kind)
+        short = [body, {"type": "null"}]
+        if kind.shorthand:
+            short.append(_value(kind.field_map()[kind.shorthand].json or {}))
+        kinds[name] = {"type": "object", "properties": {name: {"anyOf": short}}, "required": [name],
+                       "additionalProperties": False, "description": kind.doc}
+    group = {"type": "object", "properties": {"group": {"type": "object", "properties": {
+        **_common(), "layers": {"$ref": "#/$defs/layers"}, "variables": {"type": "object"},
+        "defaults": {"$ref": "#/$defs/defaults"}, "output": {"type": "string"}},
+        "required": ["layers"], "additionalProperties": False}}, "required": ["group"],
+        "additionalProperties": False}
+    block_call = {"type": "object", "minProperties": 1, "maxProperties": 1,
+                  "propertyNames": {"not": {"enum": [*K.all_names(), "group", "kind"]}},
+                  "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                  "description": "an instance of a block, by its name"}
+    long_form = {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/annotation"}]}, **_common()}}
+    item = {"anyOf": [{"enum": K.all_names()}, *kinds.values(), group, long_form, block_call]}
+    defaults = {"type": "object", "properties": {"all": {"type": "object"},
+                                                 **{n: {"type": "object"} for n in K.all_names()}},
+                "additionalProperties": False}
+    block = {"type": "object", "required": ["layers"], "additionalProperties": False, "properties": {
+        "doc": {"type": "string"}, "source": {"type": "string"},
+        "params": {"type": "object", "additionalProperties": {"anyOf": [
+            {"enum": ["int", "float", "number", "str", "bool", "shape", "pair", "list", "any"]},
+            {"type": "object", "properties": {"type": {"type": "string"}, "default": {}, "choices": {"type": "array"}},
+             "additionalProperties": False}]}},
+        "defaults": {"$ref": "#/$defs/defaults"}, "layers": {"$ref": "#/$defs/layers"},
+        "output": {"type": "string"}}}
+    assert set(block["properties"]) == set(BLOCK_KEYS)
+    patch_op = {"type": "object", "minProperties": 1, "properties": {
+        "at": {"type": "string"}, "set": {"type": "object"}, "remove": {"const": True},
+        "insert_before": {"$ref": "#/$defs/layers"}, "insert_after": {"$ref": "#/$defs/layers"},
+        "replace_with": {"$ref": "#/$defs/layers"}, "append": {"$ref": "#/$defs/layers"},
+        "prepend": {"$ref": "#/$defs/layers"}, "replace_all": {"$ref": "#/$defs/layers"}},
+        "additionalProperties": False}
+    output = {"anyOf": [{"type": "string"}, {"type": "object", "required": ["node"], "additionalProperties": False,
+                                              "properties": {"node": {"type": "string"}, "name": {"type": "string"},
+                                                             "loss_weight": {"type": "number", "minimum": 0}}}]}
+    top = {
+        "spec_version": {"const": SPEC_VERSION},
+        "name": {"type": "string"}, "description": {"type": "string"}, "source": {"type": "string"},
+        "extends": {"type": "string"}, "patch": {"type": "array", "items": patch_op},
+        "include": {"type": "array", "items": {"type": "string"}},
+        "variables": {"type": "object"}, "defaults": {"$ref": "#/$defs/defaults"},
+        "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"}},
+        "layers": {"$ref": "#/$defs/layers"}, "outputs": {"type": "array", "items": output, "minItems": 1},
+        "training": {"type": "object"}, "scopes": {"type": "object", "additionalProperties": {"type": "string"}},
+        "search": {"type": "object"},
+    }
+    assert set(top) == set(TOP_KEYS) and set(LIBRARY_KEYS) <= set(top)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://archspec.dev/schema/spec-v1.json",
+        "title": "archspec spec",
+        "description": "A CNN architecture for archspec (spec_version 1).",
+        "type": "object",
+        "required": ["spec_version"],
+        "properties": top,
+        "additionalProperties": False,
+        "$defs": {"expression": EXPR, "annotation": ANNOTATION, "layers": {"type": "array", "items": item},
+                  "defaults": defaults, "block": block},
+    }

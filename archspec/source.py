@@ -1,0 +1,166 @@
+"""Reading spec text (YAML or JSON) into plain values that remember where they came from.
+
+Safety: PyYAML's *composer* builds a node tree without constructing any Python
+object; we convert it ourselves, accept only the standard tags, reject
+``!!python/...`` and custom tags, bound the expansion of aliases (billion
+laughs), the nesting depth and the file size.  JSON is read by the same code
+(YAML 1.2 is a superset of JSON), so JSON errors carry line and column too.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from .errors import Loc, fail
+
+try:  # the C composer is much faster and just as safe (it composes, we construct)
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_VALUES = 200_000  # after alias expansion
+MAX_DEPTH = 100
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+
+class SrcMap(dict):
+    """A mapping read from a spec; ``locs[key]`` is where the value of ``key`` is."""
+
+    def __init__(self, *args, loc=None, locs=None, key_locs=None):
+        super().__init__(*args)
+        self.loc = loc
+        self.locs = locs if locs is not None else {}
+        self.key_locs = key_locs if key_locs is not None else {}
+
+    def at(self, key):
+        return self.locs.get(key, self.loc)
+
+    def key_at(self, key):
+        return self.key_locs.get(key, self.at(key))
+
+
+class SrcList(list):
+    """A sequence read from a spec; ``locs[i]`` is where item ``i`` is."""
+
+    def __init__(self, *args, loc=None, locs=None):
+        super().__init__(*args)
+        self.loc = loc
+        self.locs = locs if locs is not None else []
+
+    def at(self, i):
+        return self.locs[i] if 0 <= i < len(self.locs) else self.loc
+
+
+def loc_of(container, key, default=None):
+    """Location of ``container[key]`` if the container remembers it."""
+    if isinstance(container, (SrcMap, SrcList)):
+        return container.at(key)
+    return default
+
+
+def _loc(name, node):
+    m = node.start_mark
+    return Loc(name, m.line + 1, m.column + 1)
+
+
+class _Converter:
+    def __init__(self, name):
+        self.name = name
+        self.count = 0
+        self.scalar_loader = yaml.SafeLoader("")
+
+    def convert(self, node, depth=0):
+        self.count += 1
+        if self.count > MAX_VALUES:
+            fail(_loc(self.name, node), "",
+                 f"the document expands to more than {MAX_VALUES:,} values (an alias bomb?); "
+                 "write it out without deeply nested aliases")
+        if depth > MAX_DEPTH:
+            fail(_loc(self.name, node), "", f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != "tag:yaml.org,2002:map":
+                self._bad_tag(node)
+            out = SrcMap(loc=_loc(self.name, node))
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    fail(_loc(self.name, key_node), "",
+                         "YAML merge keys (<<) are not supported; use `defaults:` or a block instead")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    fail(_loc(self.name, key_node), "", "mapping keys must be plain scalars")
+                key = self.convert(key_node, depth + 1)
+                if isinstance(key, float):
+                    key = str(key)
+                if key in out:
+                    fail(_loc(self.name, key_node), "", f'duplicate key "{key}"')
+                out.key_locs[key] = _loc(self.name, key_node)
+                out.locs[key] = _loc(self.name, value_node)
+                out[key] = self.convert(value_node, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._bad_tag(node)
+            out = SrcList(loc=_loc(self.name, node))
+            for item in node.value:
+                out.locs.append(_loc(self.name, item))
+                out.append(self.convert(item, depth + 1))
+            return out
+        if node.tag not in _SCALAR_TAGS:
+            self._bad_tag(node)
+        try:
+            return self.scalar_loader.construct_object(node, deep=True)
+        except yaml.YAMLError as e:
+            fail(_loc(self.name, node), "", f"bad scalar: {e}")
+
+    def _bad_tag(self, node):
+        fail(_loc(self.name, node), "",
+             f'the YAML tag "{node.tag}" is not allowed in a spec (only plain maps, lists, '
+             "strings, numbers, booleans and null are)")
+
+
+def parse_text(text: str, name: str = "<string>"):
+    """Parse YAML/JSON text into SrcMap/SrcList/scalars; raises SpecError on bad input."""
+    if len(text) > MAX_BYTES:
+        fail(Loc(name), "", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
+        problem = e.problem or str(e)
+        fail(loc, "", f"not valid YAML/JSON: {problem}")
+    except yaml.YAMLError as e:
+        fail(Loc(name), "", f"not valid YAML/JSON: {e}")
+    except RecursionError:
+        fail(Loc(name), "", f"nesting deeper than {MAX_DEPTH} levels")
+    if node is None:
+        return None
+    return _Converter(name).convert(node)
+
+
+def read_file(path: str):
+    """Read and parse a spec file; errors name the file."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        fail(Loc(path), "", f"cannot read the spec: {e.strerror}")
+    if size > MAX_BYTES:
+        fail(Loc(path), "", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        fail(Loc(path), "", f"the file is not UTF-8 text ({e.reason} at byte {e.start})")
+    except OSError as e:
+        fail(Loc(path), "", f"cannot read the spec: {e.strerror}")
+    return parse_text(text, path)

@@ -1,0 +1,195 @@
+"""The ``archspec`` command: a thin layer of Click commands over the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+import archspec
+from archspec.errors import SpecError
+
+
+def _pairs(values, what):
+    from archspec.document import parse_set_value
+
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
+        key, text = item.split("=", 1)
+        out[key.strip()] = parse_set_value(text)
+    return out
+
+
+_set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                           help="Override a spec value, e.g. --set variables.classes=10.")
+_choose_option = click.option("--choose", "chooses", multiple=True, metavar="NAME=VALUE",
+                              help="Value of a search annotation (default: its default), e.g. --choose stage1.repeat=2.")
+
+
+def _analyse(spec, sets, chooses):
+    from archspec.analysis import analyse
+    from archspec.resolve import resolve
+
+    graph = resolve(spec, _pairs(chooses, "--choose"), _pairs(sets, "--set"))
+    return analyse(graph)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(archspec.__version__, prog_name="archspec")
+def cli():
+    """archspec: declarative CNN architectures for Keras.
+
+    Write a network as a spec file (YAML or JSON); check it, analyse it, and
+    compile, train, draw or search it.
+    """
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_set_option
+@_choose_option
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+def check(specs, sets, chooses, quiet):
+    """Check SPECS: syntax, references, shapes; report every problem as file:line:col."""
+    failed = 0
+    for spec in specs:
+        try:
+            analysis = _analyse(spec, sets, chooses)
+        except SpecError as e:
+            failed += 1
+            for d in e.diagnostics:
+                click.echo(str(d), err=True)
+            n = sum(d.severity == "error" for d in e.diagnostics)
+            click.echo(f"{spec}: {n} error(s)", err=True)
+            continue
+        for w in analysis.warnings:
+            click.echo(str(w), err=True)
+        if not quiet:
+            t = analysis.totals()
+            click.echo(f"{spec}: ok ({t['nodes']} nodes, {t['params']:,} params, {t['macs']:,} MACs"
+                       + (f", {len(analysis.warnings)} warning(s)" if analysis.warnings else "") + ")")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Collapse nodes below this path depth into block subtotals (1 = top level).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (totals, nodes, warnings).")
+@_set_option
+@_choose_option
+def summary(spec, depth, as_json, sets, chooses):
+    """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals."""
+    from archspec.report import summary_json, summary_text
+
+    analysis = _analyse(spec, sets, chooses)
+    if as_json:
+        click.echo(json.dumps(summary_json(analysis, depth), indent=1))
+    else:
+        for w in analysis.warnings:
+            click.echo(str(w), err=True)
+        click.echo(summary_text(analysis, depth))
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@_set_option
+@_choose_option
+def resolve(spec, output, sets, chooses):
+    """Print SPEC fully expanded (defaults, blocks, repeats, expressions, choices applied) as YAML."""
+    from archspec.emit import to_yaml
+
+    analysis = _analyse(spec, sets, chooses)
+    _write_text(output, to_yaml(analysis.graph))
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def schema(output):
+    """Print the JSON Schema of the spec language (for editors)."""
+    from archspec.schema import build_schema
+
+    _write_text(output, json.dumps(build_schema(), indent=1) + "\n")
+
+
+@cli.command(name="list")
+def list_():
+    """List layer kinds, standard blocks and reference specs."""
+    from archspec import kinds as K
+    from archspec.document import STD_BLOCKS
+    from archspec.source import read_file
+
+    click.echo("Layer kinds:")
+    for name, kind in sorted(K.KINDS.items()):
+        alias = f" (also: {', '.join(kind.aliases)})" if kind.aliases else ""
+        click.echo(f"  {name:<18} {kind.doc.split('.')[0]}{alias}")
+    click.echo("\nStandard blocks (include: [std:NAME]):")
+    for fname in sorted(os.listdir(STD_BLOCKS)):
+        if fname.endswith(".yaml"):
+            lib = read_file(os.path.join(STD_BLOCKS, fname))
+            for bname, block in (lib.get("blocks") or {}).items():
+                params = ", ".join(block.get("params") or {})
+                click.echo(f"  std:{fname[:-5]:<10} {bname:<12} ({params})")
+    specs_dir = _reference_specs_dir()
+    if specs_dir:
+        click.echo(f"\nReference specs ({specs_dir}):")
+        for fname in sorted(os.listdir(specs_dir)):
+            if fname.endswith((".yaml", ".yml", ".json")):
+                data = read_file(os.path.join(specs_dir, fname))
+                desc = data.get("description", "") if isinstance(data, dict) else ""
+                click.echo(f"  {fname:<22} {desc}")
+
+
+def _reference_specs_dir():
+    for base in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
+        d = os.path.join(base, "specs")
+        if os.path.isdir(d):
+            return os.path.relpath(d)
+    return None
+
+
+def _write_text(path, text):
+    """Write atomically (a temp file renamed into place), so a failure never leaves half a file."""
+    if not path:
+        click.echo(text, nl=False)
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    click.echo(f"wrote {path}", err=True)
+
+
+def main(argv=None):
+    """Entry point: runs the CLI; spec errors print as file:line:col messages, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="archspec", standalone_mode=False)
+    except SpecError as e:
+        for d in e.diagnostics:
+            click.echo(str(d), err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
+        click.echo(f"archspec: internal error: {type(e).__name__}: {e} "
+                   "(set ARCHSPEC_DEBUG=1 for a traceback, and please report it)", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
