@@ -145,6 +145,15 @@ def list_():
                 click.echo(f"  {fname:<22} {desc}")
 
 
+# ---- build / gradcheck (builders.keras_model, builders.gradcheck) ----
+
+# ---- render (builders.diagram) ----
+
+# ---- train / evaluate / predict (builders.training) ----
+
+# ---- search (builders.search) ----
+
+
 def _reference_specs_dir():
     for base in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
         d = os.path.join(base, "specs")
