@@ -31,11 +31,9 @@ _choose_option = click.option("--choose", "chooses", multiple=True, metavar="NAM
 
 
 def _analyse(spec, sets, chooses):
-    from archspec.analysis import analyse
-    from archspec.resolve import resolve
+    from archspec.analysis import check
 
-    graph = resolve(spec, _pairs(chooses, "--choose"), _pairs(sets, "--set"))
-    return analyse(graph)
+    return check(spec, _pairs(chooses, "--choose"), _pairs(sets, "--set"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -175,11 +175,25 @@ def _bytes(n):
     return f"{n:.1f} EiB"
 
 
-def check(spec_path, choices=None, overrides=None):
-    """Resolve and analyse; returns the Analysis.  Raises SpecError on any error."""
-    from .resolve import resolve
+def check(spec, choices=None, overrides=None) -> Analysis:
+    """Resolve and analyse a spec, reporting the problems of every phase at once.
 
-    return analyse(resolve(spec_path, choices, overrides))
+    Returns the Analysis (with warnings); raises SpecError listing every error.
+    """
+    from .resolve import resolve_lenient
+
+    graph, diagnostics = resolve_lenient(spec, choices, overrides)
+    result = analyse(graph, strict=False)
+    errors_before = any(d.severity == "error" for d in diagnostics)
+    result.diagnostics = [*diagnostics, *result.diagnostics]
+    if errors_before or any(d.severity == "error" for d in result.diagnostics):
+        raise SpecError(_by_position(result.diagnostics))
+    return result
+
+
+def _by_position(diagnostics):
+    return sorted(diagnostics, key=lambda d: (d.loc.file if d.loc else "", d.loc.line if d.loc else 0,
+                                              d.loc.col if d.loc else 0))
 
 
 __all__ = ["analyse", "check", "Analysis", "NodeInfo", "SpecError", "NOT_COUNTED_IN_MACS"]

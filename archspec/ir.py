@@ -76,7 +76,7 @@ class Graph:
         """Structure without names: kinds, attributes and edges by topological index."""
         index = {p: i for i, p in enumerate(self.nodes)}
         nodes = [[n.kind, n.attrs, [index[i] for i in n.inputs]] for n in self.nodes.values()]
-        outs = [[o.name, index[o.node], o.loss_weight] for o in self.outputs]
+        outs = [[index[o.node], o.loss_weight] for o in self.outputs]
         return {"nodes": nodes, "outputs": outs}
 
     def hash(self):

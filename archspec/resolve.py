@@ -13,6 +13,7 @@ so that one run reports all of them.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 from . import kinds as K
@@ -198,19 +199,15 @@ class Resolver:
         if not isinstance(layers, list) or not layers:
             self.error(data.at("layers") if "layers" in data else data.loc, "",
                        "the spec needs a non-empty `layers:` list, starting with an input")
-            self.diag.raise_if_errors()
+            return Graph(name="", nodes={}, outputs=[])
         last = self.expand_list(layers, root, None)
         root.output = last
         outputs = self.outputs(data, root, last)
-        self.diag.raise_if_errors()
         graph = self.link(outputs)
         graph.scopes = self.scopes_out
-        if self.choices:
-            for name in self.choices:
-                known = list(self.decisions)
-                self.error(Loc("--choose"), "", f'no active search annotation is named "{name}"'
-                           f"{did_you_mean(name, known)}")
-        self.diag.raise_if_errors()
+        for name in self.choices:
+            self.error(Loc("--choose"), "", f'no active search annotation is named "{name}"'
+                       f"{did_you_mean(name, list(self.decisions))}")
         return graph
 
     def defaults_layer(self, raw, scope, loc, outer):
@@ -332,6 +329,19 @@ class Resolver:
             in_refs = [Ref(scope, t, None, fields.at("inputs"), label) for t in inputs_raw]
         else:
             in_refs = [Ref(scope, None, prev, loc, label)] if prev is not None else []
+        # a search choice of the kind (block type) is made once per item, before any repeat
+        if isinstance(kind, dict) and is_annotation(kind):
+            if not isinstance(raw_id, str) and not kind.get("name"):
+                self.error(fields.at("kind"), label, "a choice of kind needs an id: on the node (or a name: on the choice)")
+                raise _Skip()
+            ann_name = kind.get("name") or f"{label}.kind"
+            chosen = self.decide(kind, scope, fields.at("kind"), f"{label}.kind", label)
+            if isinstance(chosen, dict) and len(chosen) == 1:
+                chosen, extra = next(iter(chosen.items()))
+                if extra:
+                    fields = _merge(fields, extra)
+            scope = _with_conditions(scope, ((ann_name, (chosen,)),))
+            kind = chosen
         # repeat?
         if "repeat" in fields:
             count = self.value(fields["repeat"], scope, fields.at("repeat"), f"{label}.repeat", label)
@@ -421,23 +431,9 @@ class Resolver:
 
     def expand_one(self, kind, fields, scope, in_refs, loc, name):
         label = scope.path or "(top level)"
-        # the kind may be a search annotation (which block / layer)
-        extra = {}
-        if isinstance(kind, dict) and is_annotation(kind):
-            base_name = fields.get("id") if isinstance(fields.get("id"), str) else "node"
-            where = f"{scope.child_path(base_name)}.kind"
-            chosen = self.decide(kind, scope, fields.at("kind"), where, label)
-            if isinstance(chosen, dict) and len(chosen) == 1:
-                chosen, extra = next(iter(chosen.items()))
-                extra = extra or {}
-            ann_name = kind.get("name") or where
-            scope = _with_conditions(scope, ((ann_name, (chosen,)),))
-            kind = chosen
         if not isinstance(kind, str):
             self.error(loc, label, f"a layer kind must be a name, got {kind!r}")
             raise _Skip()
-        if extra:
-            fields = _merge(fields, extra)
         return self._expand_kind(kind, fields, scope, in_refs, loc)
 
     def _expand_kind(self, kind, fields, scope, in_refs, loc):
@@ -670,7 +666,8 @@ class Resolver:
         return None
 
     def link(self, outputs):
-        inputs = {}
+        """Resolve references; nodes that depend on a failed item are dropped quietly."""
+        inputs, failed = {}, False
         for path, proto in self.protos.items():
             resolved = []
             for ref in proto.refs:
@@ -680,6 +677,7 @@ class Resolver:
                     break
                 resolved.append(p)
             if resolved is None:
+                failed = True
                 continue
             if not resolved and proto.kind != "input":
                 self.error(proto.loc, path, "this node has no input: the first node must be an `input`, "
@@ -689,19 +687,28 @@ class Resolver:
                 self.error(proto.loc, path, "the node takes itself as input (a cycle)")
                 continue
             inputs[path] = tuple(resolved)
+        changed = True
+        while changed:  # drop nodes whose inputs were dropped
+            changed = False
+            for path in [p for p, ins in inputs.items() if any(i not in inputs for i in ins)]:
+                del inputs[path]
+                changed = failed = True
         outs = []
         for name, ref, weight, loc in outputs:
             p = self.lookup(ref)
-            if p is not None:
-                if not name:
-                    name = p.rsplit("/", 1)[-1]
-                outs.append(Output(name, p, weight, loc))
-        self.diag.raise_if_errors()
+            if p is not None and p in inputs:
+                outs.append(Output(name or p.rsplit("/", 1)[-1], p, weight, loc))
         order = self.toposort(inputs)
-        self.diag.raise_if_errors()
-        nodes = {p: Node(p, self.protos[p].kind, self.protos[p].attrs, inputs[p], self.protos[p].loc) for p in order}
+        nodes = {}
+        for p in order:
+            proto = self.protos[p]
+            kind, attrs = proto.kind, proto.attrs
+            if len(inputs[p]) == 1 and K.KINDS[kind].category == "merge":
+                kind, attrs = "identity", {}  # a merge left with one input (e.g. by a subset choice) passes it on
+            nodes[p] = Node(p, kind, attrs, inputs[p], proto.loc)
         graph = Graph(name="", nodes=nodes, outputs=outs)
-        self.check_reachability(graph)
+        if not failed and not self.diag.errors:
+            self.check_reachability(graph)
         graph.decisions = list(self.decisions.values())
         return graph
 
@@ -711,10 +718,10 @@ class Resolver:
         for p, ins in inputs.items():
             for i in ins:
                 users[i].append(p)
-        ready = [p for p in inputs if indeg[p] == 0]
+        ready = deque(p for p in inputs if indeg[p] == 0)
         order = []
         while ready:
-            p = ready.pop(0) if len(ready) < 64 else ready.pop()
+            p = ready.popleft()
             order.append(p)
             for u in users[p]:
                 indeg[u] -= 1
@@ -726,6 +733,10 @@ class Resolver:
             first = cycle[0]
             self.error(self.protos[first].loc, first, "the graph has a cycle: " + " -> ".join([*cycle, cycle[0]])
                        + "; a node can only take inputs from nodes before it")
+            order_set = set(order)
+            for p in list(inputs):
+                if p not in order_set:
+                    del inputs[p]
         # keep the spec's order where it is a valid topological order
         position = {p: i for i, p in enumerate(self.protos)}
         if all(position[i] < position[p] for p in order for i in inputs[p]):
@@ -741,10 +752,16 @@ class Resolver:
                 continue
             live.add(p)
             stack.extend(graph.nodes[p].inputs)
-        for p, node in graph.nodes.items():
-            if p not in live:
-                self.error(node.loc, p, "this node reaches no output; remove it, use it as an input, "
-                           "or list it under outputs:")
+        dead = [p for p in graph.nodes if p not in live]
+        if dead and self.decisions:
+            # in a search space, choices (a subset feeding a merge, say) may leave a branch unused:
+            # prune it, as NAS-Bench-101's ModelSpec does
+            for p in dead:
+                del graph.nodes[p]
+            return
+        for p in dead:
+            self.error(graph.nodes[p].loc, p, "this node reaches no output; remove it, use it as an input, "
+                       "or list it under outputs:")
 
 
 _ERROR = object()
@@ -812,11 +829,10 @@ def _find_cycle(stuck, inputs):
     return path[seen[p]:]
 
 
-def resolve(spec, choices: dict | None = None, overrides: dict | None = None) -> Graph:
-    """Resolve a spec (a path, or a loaded :class:`Document`) to the graph IR.
+def resolve_lenient(spec, choices: dict | None = None, overrides: dict | None = None):
+    """Resolve as far as possible: (graph of the nodes that resolved, diagnostics).
 
-    ``choices`` maps search-annotation names to values; annotations without a
-    choice take their defaults.  Raises :class:`SpecError` with every problem.
+    ``check`` uses this so that one run reports the problems of every phase.
     """
     doc = spec if isinstance(spec, Document) else load_document(spec, overrides=overrides)
     resolver = Resolver(doc, choices)
@@ -829,6 +845,18 @@ def resolve(spec, choices: dict | None = None, overrides: dict | None = None) ->
     graph.file = doc.file
     for prefix, label in _plain(data.get("scopes") or {}).items():
         graph.scopes.setdefault(prefix, label)
+    return graph, resolver.diag.items
+
+
+def resolve(spec, choices: dict | None = None, overrides: dict | None = None) -> Graph:
+    """Resolve a spec (a path, or a loaded :class:`Document`) to the graph IR.
+
+    ``choices`` maps search-annotation names to values; annotations without a
+    choice take their defaults.  Raises :class:`SpecError` with every problem.
+    """
+    graph, diagnostics = resolve_lenient(spec, choices, overrides)
+    if any(d.severity == "error" for d in diagnostics):
+        raise SpecError(diagnostics)
     return graph
 
 
