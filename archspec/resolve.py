@@ -504,6 +504,8 @@ class Resolver:
             self.diag.raise_if_errors()
         if lk.name == "input":
             in_refs = []  # an input starts a new chain
+        for ref in in_refs:
+            ref.node = ref.node if ref.node and ref.node != scope.path else path
         self.protos[path] = _Proto(path, lk.name, attrs, in_refs, loc)
         ent = NodeEnt(path)
         self.define(scope, name, ent, loc, path)
@@ -641,6 +643,7 @@ class Resolver:
             while s is not None:
                 visible.extend(s.names)
                 s = s.parent
+            visible = [n for n in visible if n != ref.node.rsplit("/", 1)[-1]]
             self.error(ref.loc, ref.node, f'reference to "{ref.text}", which does not exist'
                        f"{did_you_mean(ref.text, visible)}")
             return None

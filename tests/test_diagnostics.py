@@ -1,0 +1,130 @@
+"""Every problem is reported as file:line:col: node-path: message, all at once."""
+
+import re
+
+import pytest
+
+from archspec import SpecError, check
+
+LOC = re.compile(r"^\S+:\d+:\d+: ")
+
+
+def errors_of(path):
+    with pytest.raises(SpecError) as e:
+        check(path)
+    for d in e.value.diagnostics:
+        assert LOC.match(str(d)), str(d)
+    return [str(d) for d in e.value.diagnostics if d.severity == "error"]
+
+
+def test_all_problems_reported_at_once(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [32, 32, 3]}
+          - conv2d: {id: a, filters: 16, kernel: 3, padding: same}
+          - conv2d: {id: b, filters: 32, kernel: 3, strides: 2}
+          - add: {id: sum, inputs: [a, b]}
+          - conv2d: {id: c, filterz: 3, kernel: 3, inputs: [a]}
+          - dense: {id: d, units: 10, inputs: [nope]}
+          - frobnicate: {id: e}
+    """, "many.yaml"))
+    text = "\n".join(errs)
+    assert len(errs) >= 5
+    assert "many.yaml:7:5: sum: add needs inputs of the same shape: a gives 32×32×16 (defined at " in text
+    assert "many.yaml:5:5)" in text and "b gives 15×15×32 (defined at " in text and "many.yaml:6:5)" in text
+    assert 'c: conv2d has no field "filterz"' in text
+    assert 'reference to "nope", which does not exist' in text
+    assert 'unknown layer kind or block "frobnicate"' in text
+
+
+def test_kernel_exceeds_input(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [5, 5, 1]}
+          - conv2d: {id: big, filters: 1, kernel: 7}
+    """))
+    assert "big: the 7×7 kernel (effective size with dilation) exceeds its 5×5 input" in errs[0]
+
+
+def test_dangling_reference_suggests(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {id: image, shape: [4]}
+          - dense: {id: fc1, units: 3}
+          - dense: {id: fc2, inputs: fc, units: 3}
+    """))
+    assert any('reference to "fc", which does not exist (did you mean "fc1"' in e for e in errs)
+
+
+def test_cycle(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [4]}
+          - dense: {id: a, units: 4, inputs: [c]}
+          - dense: {id: b, units: 4}
+          - dense: {id: c, units: 4}
+          - dense: {id: out, inputs: [input_1], units: 2}
+    """))
+    assert any("the graph has a cycle: a -> c -> b -> a" in e for e in errs)
+
+
+def test_unreachable_node(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [4]}
+          - dense: {id: side, units: 4}
+          - dense: {id: out, inputs: [input_1], units: 2}
+    """))
+    assert any("side: this node reaches no output" in e for e in errs)
+
+
+def test_block_instantiating_itself(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        blocks:
+          a: {params: {}, layers: [{b: {}}]}
+          b: {params: {}, layers: [{a: {}}]}
+        layers:
+          - input: {shape: [4]}
+          - a: {id: x}
+    """))
+    assert any('block "a" instantiates itself (a -> b -> a)' in e for e in errs)
+
+
+def test_border_warning_for_valid_stride(write_spec):
+    # the seeds' example: W=7, F=3, stride 3 leaves (7 - 3) mod 3 = 1 column unseen
+    a = check(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [7, 7, 1]}
+          - conv2d: {id: c, filters: 1, kernel: 3, strides: 3}
+    """))
+    assert len(a.warnings) == 1
+    assert "c: warning: with padding valid and stride 3×3, the last 1 row(s) and 1 column(s)" in str(a.warnings[0])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("spec_version: 1\nlayers: []\n", "needs a non-empty `layers:` list"),
+    ("spec_version: 1\nlayerz: []\n", 'unknown key "layerz" in a spec (did you mean "layers"?)'),
+    ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {units: 2}}, {dense: {units: 2, activation: rleu}}]\n",
+     'expected one of'),
+    ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {conv2d: {filters: 2, kernel: 3}}]\n",
+     "conv2d needs a 3-D input (H, W, C), got shape 4"),
+    ("spec_version: 1\nlayers: [{dense: {units: 2}}]\n", "this node has no input: the first node must be an `input`"),
+    ("spec_version: 1\nlayers: [{input: {shape: [8, 8, 2]}}, {conv2d: {filters: 2, kernel: 3, strides: 2, dilation: 2}}]\n",
+     "strides > 1 together with dilation > 1 is not supported"),
+    ("spec_version: 1\nlayers: [{input: {shape: [100000, 100000, 3]}}]\n", "more than a tensor can hold"),
+    ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {units: 2, repeat: 1000000000}}]\n",
+     "repeat: must be an integer from 0 to 10,000"),
+    ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {id: a, units: 2}}, {dense: {id: a, units: 2}}]\n",
+     'the id "a" is already used in this scope'),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [4]}\n  - {dense: {units: 2}, dropout: 0.5}\n", "a layer mapping has one key"),
+])
+def test_messages(write_spec, text, message):
+    errs = errors_of(write_spec(text))
+    assert any(message in e for e in errs), errs
