@@ -101,7 +101,10 @@ class _Proto:
 class Resolver:
     def __init__(self, doc: Document, choices: dict | None = None):
         self.doc = doc
-        self.choices = dict(choices or {})
+        # a dict of values by annotation name, or a callable (name, annotation, conditions) -> value
+        # that a search uses to sample only the annotations a candidate actually meets
+        self.chooser = choices if callable(choices) else None
+        self.choices = {} if callable(choices) else dict(choices or {})
         self.diag = Collector()
         self.protos: dict[str, _Proto] = {}
         self.decisions: dict[str, Decision] = {}
@@ -146,7 +149,12 @@ class Resolver:
                            f"(first at {prev.loc}); give them different names")
                 raise _Skip()
             return prev.value
-        if name in self.choices:
+        if self.chooser is not None:
+            value = self.chooser(name, ann, scope.conditions)
+            if not ann.contains(value):
+                self.error(loc, node, f'choice {name}={value!r} is not {ann.describe()}')
+                raise _Skip()
+        elif name in self.choices:
             value = self.choices.pop(name)
             if ann.head == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
@@ -203,6 +211,13 @@ class Resolver:
         last = self.expand_list(layers, root, None)
         root.output = last
         outputs = self.outputs(data, root, last)
+        # the training section may use variables, expressions and search annotations too
+        self.training = {}
+        if "training" in data:
+            try:
+                self.training = self.value(data["training"], root, data.at("training"), "training")
+            except _Skip:
+                pass
         graph = self.link(outputs)
         graph.scopes = self.scopes_out
         for name in self.choices:
@@ -336,11 +351,12 @@ class Resolver:
                 raise _Skip()
             ann_name = kind.get("name") or f"{label}.kind"
             chosen = self.decide(kind, scope, fields.at("kind"), f"{label}.kind", label)
+            option = chosen
             if isinstance(chosen, dict) and len(chosen) == 1:
                 chosen, extra = next(iter(chosen.items()))
                 if extra:
                     fields = _merge(fields, extra)
-            scope = _with_conditions(scope, ((ann_name, (chosen,)),))
+            scope = _with_conditions(scope, ((ann_name, (option,)),))
             kind = chosen
         # repeat?
         if "repeat" in fields:
@@ -844,7 +860,7 @@ def resolve_lenient(spec, choices: dict | None = None, overrides: dict | None = 
     graph.name = str(data.get("name") or _stem(doc.file))
     graph.description = str(data.get("description") or "")
     graph.source = data.get("source") or ""
-    graph.training = _plain(data.get("training") or {})
+    graph.training = _plain(getattr(resolver, "training", None) or {})
     graph.file = doc.file
     for prefix, label in _plain(data.get("scopes") or {}).items():
         graph.scopes.setdefault(prefix, label)

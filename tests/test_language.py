@@ -457,3 +457,31 @@ def test_json_specs_read_with_locations(write_spec):
                       "s.json")
     with pytest.raises(SpecError, match=r"s.json:3:\d+: dense_1: units: must be at least 1, got 0"):
         check(path)
+
+
+def test_training_section_takes_expressions_and_annotations(write_spec):
+    g = resolve(write_spec("""
+        spec_version: 1
+        variables: {base: 5}
+        training:
+          epochs: "${base * 2}"
+          optimizer: {name: adam, learning_rate: {float: [1.0e-4, 1.0e-2], log: true, default: 1.0e-3}}
+        layers:
+          - input: {shape: [4]}
+          - dense: {units: 2}
+    """))
+    assert g.training == {"epochs": 10, "optimizer": {"name": "adam", "learning_rate": 1e-3}}
+    assert [d.name for d in g.decisions] == ["training.optimizer.learning_rate"]
+
+
+def test_chooser_callable_sees_only_active_annotations(write_spec):
+    seen = []
+
+    def chooser(name, ann, conditions):
+        seen.append((name, conditions))
+        return {"stage1.kind": "basic", "stage1.repeat": 2}.get(name, ann.default_value())
+
+    g = resolve(write_spec(SEARCH), chooser)
+    names = [n for n, _ in seen]
+    assert "stage1/block1/conv.kernel" not in names and "stage1.repeat" in names
+    assert "stage1/block2/add" in g.nodes
