@@ -147,6 +147,45 @@ def list_():
 
 # ---- render (builders.diagram) ----
 
+
+def _detail(ctx, param, value):
+    from builders.diagram import parse_detail
+
+    try:
+        parse_detail(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return value if value in ("blocks", "layers") else int(value)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Diagram file: .svg, .png, .pdf (need Graphviz's dot) or .dot.")
+@click.option("--detail", default="blocks", show_default=True, callback=_detail, metavar="blocks|layers|N",
+              help="blocks: top-level items, blocks collapsed; layers: every layer, blocks as clusters; "
+                   "N: expand blocks down to nesting depth N (1 = blocks).")
+@click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
+              help="Top to bottom or left to right.")
+@click.option("--no-shapes", is_flag=True, help="Hide output shapes.")
+@click.option("--no-params", is_flag=True, help="Hide parameter counts.")
+@click.option("--edge-shapes", is_flag=True, help="Label edges with tensor shapes.")
+@click.option("--no-legend", is_flag=True, help="Leave out the colour legend.")
+@_set_option
+@_choose_option
+def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, sets, chooses):
+    """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed."""
+    from builders.diagram import RenderError, render_spec_analysis
+
+    analysis = _analyse(spec, sets, chooses)
+    try:
+        render_spec_analysis(analysis, output, detail=detail, direction=direction, show_shapes=not no_shapes,
+                             show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend)
+    except RenderError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"wrote {output}", err=True)
+
+
 # ---- train / evaluate / predict (builders.training) ----
 
 # ---- search (builders.search) ----

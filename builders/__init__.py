@@ -1,0 +1,1 @@
+"""Keras builders for archspec: custom layers and gradient checking."""

@@ -1,0 +1,416 @@
+"""Diagrams of a resolved graph: DOT text, rendered by Graphviz's ``dot`` program.
+
+:func:`to_dot` writes the DOT text itself (no Graphviz Python package, no
+TensorFlow).  Blocks (``Graph.scopes``) become labelled clusters when the
+detail level shows their insides, and one summary node when it hides them
+(``inception_3a · 28×28×256 · 164k params``); a repeat container collapses to
+one node marked ``×N``.  Each layer node shows its kind and key settings, its
+output shape and its parameter count, coloured by kind category with the
+palette of Caffe's ``draw_net`` (conv #FF5050, pooling #FF9900, fully
+connected #CC33FF).  Outputs are octagons with their names and loss weights.
+
+:func:`render` runs ``dot`` (the format comes from the file suffix) and
+writes atomically, so a failure never leaves a broken file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from archspec.kinds import fmt_shape, lookup
+
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+DETAILS = ("blocks", "layers")
+DOT_TIMEOUT_S = 300
+
+# Caffe's draw_net: conv #FF5050, pooling #FF9900, inner product #CC33FF, other layers #6495ED.
+CATEGORY_COLOURS = {
+    "input": "#E8E8E8",
+    "conv": "#FF5050",
+    "pool": "#FF9900",
+    "dense": "#CC33FF",
+    "norm": "#6495ED",
+    "activation": "#9BE39B",
+    "merge": "#FFD84D",
+    "shape": "#D0D0D0",
+    "regularization": "#8FD6D6",
+    "other": "#FFFFFF",
+}
+CATEGORY_NAMES = {
+    "input": "input",
+    "conv": "convolution",
+    "pool": "pooling",
+    "dense": "fully connected",
+    "norm": "normalization",
+    "activation": "activation",
+    "merge": "merge (add, concat)",
+    "shape": "reshape, padding",
+    "regularization": "dropout",
+    "other": "other",
+}
+BLOCK_COLOUR = "#FFF4C2"
+CLUSTER_FILLS = ("#F6F6F6", "#ECECEC")
+FONT = "Helvetica"
+
+
+class RenderError(RuntimeError):
+    """Rendering failed: no ``dot`` program, an unknown format, or ``dot`` itself failed."""
+
+
+# ---------------------------------------------------------------- DOT text
+
+
+def parse_detail(value):
+    """``"blocks"`` → 1, ``"layers"`` → None (everything), ``"N"``/N → N (nesting depth ≥ 1)."""
+    if value is None or value == "layers":
+        return None
+    if value == "blocks":
+        return 1
+    problem = ValueError(f"detail must be blocks, layers or a nesting depth (an integer ≥ 1), got {value!r}")
+    try:
+        depth = int(value)
+    except (TypeError, ValueError):
+        raise problem from None
+    if isinstance(value, bool) or depth < 1 or str(depth) != str(value).strip():
+        raise problem
+    return depth
+
+
+def human(n):
+    """Three significant digits: 61706 → ``61.7k``, 25636712 → ``25.6M``."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size * 0.9995:
+            v = n / size
+            return f"{v:.{2 if v < 9.995 else 1 if v < 99.95 else 0}f}{unit}"
+    return str(int(n))
+
+
+def _q(text):
+    """A quoted DOT ID."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _h(text):
+    """Escaped text for an HTML-like label."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _params_text(n):
+    return f"{human(n)} param{'s' if n != 1 else ''}"
+
+
+def _sub_label(parts, one_line):
+    """Output shape and parameters: after an arrow on the same line, or on a second, smaller line."""
+    if not parts:
+        return ""
+    text = _h(" · ".join(parts))
+    if one_line:
+        return f' <font color="#333333">→ {text}</font>'
+    return f'<br/><font point-size="9">{text}</font>'
+
+
+def _display_id(path, depth):
+    """The node that stands for ``path``: itself, or its enclosing scope collapsed at ``depth``."""
+    if depth is None:
+        return path
+    parts = path.split("/")
+    return "/".join(parts[:depth]) if len(parts) > depth else path
+
+
+def _scope_title(key, block):
+    """``conv2 · bottleneck ×3``; just ``inception_3a`` when the id already names the block."""
+    name = key.rsplit("/", 1)[-1]
+    base = block.split(" ×")[0]
+    return name if base and base in name and "×" not in block else f"{name} · {block}"
+
+
+def to_dot(graph, analysis, *, detail="blocks", direction="TB", show_shapes=True, show_params=True,
+           edge_shapes=False, legend=True) -> str:
+    """DOT text for ``graph`` (with the shapes and counts of ``analysis``).
+
+    ``detail``: ``"blocks"`` (top-level items; blocks and repeats collapsed), ``"layers"``
+    (everything, blocks as nested clusters) or an int nesting depth (1 = ``"blocks"``).
+    """
+    depth = parse_detail(detail)
+    if direction not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"direction must be TB or LR, got {direction!r}")
+    infos = analysis.nodes
+    scopes = graph.scopes
+    # one-line labels for a top-level view drawn downwards (a tall column of short nodes)
+    compact = depth == 1 and direction in ("TB", "BT")
+
+    # display nodes, in graph order: a layer, or a collapsed scope
+    members: dict[str, list] = {}
+    for path in graph.nodes:
+        members.setdefault(_display_id(path, depth), []).append(path)
+    consumers = graph.consumers()
+    out_nodes = {o.node for o in graph.outputs}
+
+    def exit_info(did, paths):
+        """The collapsed scope's output: its last node read from outside (or a graph output)."""
+        inside = set(paths)
+        exits = [p for p in paths if p in out_nodes or any(c not in inside for c in consumers[p])]
+        return infos[(exits or paths)[-1]]
+
+    lines = []
+    emit = lines.append
+    totals = analysis.totals()
+    title = f"<b>{_h(graph.name)}</b>" + (f" · {human(totals['params'])} params · {human(totals['macs'])} MACs"
+                                          if show_params else "")
+    emit(f"digraph {_q(graph.name or 'archspec')} {{")
+    emit(f'  graph [rankdir={direction}, splines=true, nodesep=0.25, ranksep={0.22 if compact else 0.3}, '
+         f'fontname="{FONT}", fontsize=12, label=<{title}<br/> >, labelloc=t, labeljust=c, newrank=true, '
+         f'outputorder=edgesfirst, pad=0.15];')
+    emit(f'  node [shape=box, style="filled,rounded", fontname="{FONT}", fontsize=10, penwidth=0.8, '
+         f'margin="0.08,0.03", height=0.3];')
+    emit(f'  edge [arrowsize=0.6, penwidth=0.8, color="#555555", fontname="{FONT}", fontsize=8, '
+         f'fontcolor="#333333"];')
+
+    used_categories = []
+    used_special = set()
+
+    def node_stmt(did, paths):
+        if did in graph.nodes and paths == [did]:  # a layer
+            node, info = graph.nodes[did], infos[did]
+            cat = lookup(node.kind).category
+            if cat not in CATEGORY_COLOURS:
+                cat = "other"
+            if cat not in used_categories:
+                used_categories.append(cat)
+            head = f"<b>{_h(node.name)}</b>"
+            if info.label != node.name:
+                head += f" {_h(info.label)}"
+            sub = []
+            if show_shapes:
+                sub.append(fmt_shape(info.shape))
+            if show_params and info.params:
+                sub.append(_params_text(info.params))
+            label = head + _sub_label(sub, compact)
+            shape = "ellipse" if node.kind == "input" else "box"
+            tip = f"{did}: {node.kind} · {fmt_shape(info.shape)} · {info.params:,} params · {info.macs:,} MACs"
+            return (f"{_q(did)} [label=<{label}>, fillcolor={_q(CATEGORY_COLOURS[cat])}, shape={shape}, "
+                    f"tooltip={_q(tip)}];")
+        # a collapsed scope
+        block = scopes.get(did, "group")
+        repeat = "×" in block
+        used_special.add("repeat" if repeat else "block")
+        out = exit_info(did, paths)
+        params = sum(infos[p].params for p in paths)
+        macs = sum(infos[p].macs for p in paths)
+        sub = []
+        if show_shapes:
+            sub.append(fmt_shape(out.shape))
+        if show_params:
+            sub.append(_params_text(params))
+        label = f"<b>{_h(did.rsplit('/', 1)[-1])}</b> {_h(block)}" + _sub_label(sub, True)
+        tip = (f"{did}: {block} · {len(paths)} layers · {fmt_shape(out.shape)} · {params:,} params · "
+               f"{macs:,} MACs")
+        extra = ', shape=box3d, style="filled", peripheries=1' if repeat else ", penwidth=1.4"
+        return (f"{_q(did)} [label=<{label}>, fillcolor={_q(BLOCK_COLOUR)}{extra}, "
+                f"tooltip={_q(tip)}];")
+
+    # clusters: expanded scopes that contain display nodes
+    tree: dict[str, list] = {"": []}  # cluster key -> children (display ids and cluster keys), in order
+    for did in members:
+        parts = did.split("/")
+        parent = ""
+        for k in range(1, len(parts)):
+            key = "/".join(parts[:k])
+            if key not in tree:
+                tree[key] = []
+                tree[parent].append(("cluster", key))
+            parent = key
+        tree[parent].append(("node", did))
+
+    counter = [0]
+
+    def emit_children(key, indent, level):
+        for what, item in tree[key]:
+            if what == "node":
+                emit(indent + node_stmt(item, members[item]))
+                continue
+            counter[0] += 1
+            block = scopes.get(item, "group")
+            emit(f"{indent}subgraph cluster_{counter[0]} {{")
+            emit(f'{indent}  graph [label=<<b>{_h(_scope_title(item, block))}</b>>, style="rounded,filled", '
+                 f'fillcolor={_q(CLUSTER_FILLS[level % 2])}, color="#888888", fontsize=10, labeljust=l, '
+                 f'tooltip={_q(f"{item}: {block}")}];')
+            emit_children(item, indent + "  ", level + 1)
+            emit(f"{indent}}}")
+
+    emit_children("", "  ", 0)
+
+    # outputs: octagons with names and loss weights
+    taken = set(members)
+    several = len(graph.outputs) > 1
+    out_ids = []
+    for o in graph.outputs:
+        oid = f"output:{o.name}"
+        while oid in taken:
+            oid += "_"
+        taken.add(oid)
+        out_ids.append(oid)
+        text = f"<b>{_h(o.name)}</b>"
+        if several or o.loss_weight != 1.0:
+            text += f"{' · ' if compact else '<br/>'}loss weight {o.loss_weight:g}"
+        emit(f'  {_q(oid)} [label=<{text}>, shape=octagon, style=filled, fillcolor="#FFFFFF", penwidth=1.6, '
+             f'tooltip={_q(f"output {o.name} = {o.node}")}];')
+    if graph.outputs:
+        used_special.add("output")
+
+    # edges between display nodes, deduplicated (several edges into a collapsed block become one)
+    edges: dict[tuple, list] = {}
+    for node in graph.nodes.values():
+        dst = _display_id(node.path, depth)
+        for src_path in node.inputs:
+            src = _display_id(src_path, depth)
+            if src == dst:
+                continue
+            shapes = edges.setdefault((src, dst), [])
+            text = fmt_shape(infos[src_path].shape)
+            if text not in shapes:
+                shapes.append(text)
+    for o, oid in zip(graph.outputs, out_ids):
+        edges.setdefault((_display_id(o.node, depth), oid), [fmt_shape(infos[o.node].shape)])
+    spine = _spine(edges, out_ids[0]) if out_ids else set()
+    if not (set(members) - spine):
+        spine = set()  # no side branches: nothing to straighten
+    for (src, dst), shapes in edges.items():
+        attrs = []
+        if edge_shapes:
+            attrs.append(f"label={_q(' | '.join(shapes))}")
+        if src in spine and dst in spine:
+            attrs.append("weight=4")  # keep the path to the main output straight; side heads branch off
+        emit(f"  {_q(src)} -> {_q(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+
+    if legend:
+        _emit_legend(emit, used_categories, used_special, direction)
+        if out_ids:  # below (or after) the main output rather than beside the input: a narrower page
+            emit(f"  {_q(out_ids[0])} -> legend [style=invis, weight=0];")
+    emit("}")
+    return "\n".join(lines) + "\n"
+
+
+def _spine(edges, main_output):
+    """Display nodes on some path to the main (first) output."""
+    preds: dict[str, list] = {}
+    for src, dst in edges:
+        preds.setdefault(dst, []).append(src)
+    seen, todo = {main_output}, [main_output]
+    while todo:
+        for p in preds.get(todo.pop(), ()):
+            if p not in seen:
+                seen.add(p)
+                todo.append(p)
+    return seen
+
+
+def _emit_legend(emit, categories, special, direction):
+    rows = []
+    for cat in [c for c in CATEGORY_COLOURS if c in categories]:
+        rows.append((CATEGORY_COLOURS[cat], CATEGORY_NAMES[cat]))
+    if "block" in special:
+        rows.append((BLOCK_COLOUR, "block (collapsed)"))
+    if "repeat" in special:
+        rows.append((BLOCK_COLOUR, "repeated block ×N (3-D box)"))
+    if "output" in special:
+        rows.append(("#FFFFFF", "output (octagon)"))
+    # a short wide table under a downward graph, a single column after a sideways one
+    n_cols = 1 if direction in ("LR", "RL") else min(3, len(rows))
+    n_rows = -(-len(rows) // max(n_cols, 1))
+    table = []
+    for r in range(n_rows):
+        cells = []
+        for c in range(n_cols):
+            i = c * n_rows + r
+            if i < len(rows):
+                colour, text = rows[i]
+                cells.append(f'<td bgcolor="{colour}" width="14" height="10" border="1"></td>'
+                             f'<td align="left">{_h(text)}</td>')
+            else:
+                cells.append('<td></td><td></td>')
+        table.append("<tr>" + "".join(cells) + "</tr>")
+    cells = "".join(table)
+    emit("  subgraph cluster_legend {")
+    emit('    graph [label=<<b>legend</b>>, style="rounded", color="#AAAAAA", fontsize=10, labeljust=l];')
+    emit(f'    legend [shape=plaintext, style="", margin=0, label=<<table border="0" cellborder="0" '
+         f'cellspacing="2" cellpadding="1">{cells}</table>>];')
+    emit("  }")
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def dot_missing_message(fmt):
+    return (f"rendering {fmt.upper()} needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
+            "`sudo apt-get install graphviz` (Debian/Ubuntu package graphviz), `brew install graphviz` (macOS) "
+            "or `conda install -c conda-forge graphviz`; the PyPI package `graphviz` does not include it. "
+            "Writing DOT text (-o FILE.dot) works without it.")
+
+
+def render(dot_text: str, path, *, dpi=None, timeout=DOT_TIMEOUT_S):
+    """Write ``dot_text`` to ``path`` as .svg, .png, .pdf (via ``dot``) or .dot (as is).
+
+    Writes a temporary file next to ``path`` and renames it into place, so a failure
+    never leaves a broken (or half-written) file.  Raises :class:`RenderError`.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        raise RenderError(f"{path}: unknown diagram format {suffix or '(no suffix)'!r}; "
+                          f"use one of {', '.join(FORMATS)}")
+    exe = None
+    if fmt != "dot":
+        exe = shutil.which("dot")
+        if exe is None:
+            raise RenderError(dot_missing_message(fmt))
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        if fmt == "dot":
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(dot_text)
+        else:
+            os.close(fd)
+            cmd = [exe, f"-T{fmt}", f"-o{tmp}"]
+            if dpi and fmt == "png":
+                cmd.insert(1, f"-Gdpi={dpi}")
+            try:
+                proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise RenderError(f"dot did not finish within {timeout} s; try --detail blocks") from None
+            except OSError as e:
+                raise RenderError(f"could not run dot ({exe}): {e}") from None
+            if proc.returncode != 0 or os.path.getsize(tmp) == 0:
+                err = proc.stderr.decode("utf-8", "replace").strip()
+                raise RenderError(f"dot failed (exit {proc.returncode}) writing {path}" + (f": {err}" if err else ""))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def render_spec_analysis(analysis, path, **options):
+    """``to_dot`` then ``render``: the ``archspec render`` command."""
+    dpi = options.pop("dpi", None)
+    return render(to_dot(analysis.graph, analysis, **options), path, dpi=dpi)
+
+
+__all__ = ["to_dot", "render", "render_spec_analysis", "parse_detail", "RenderError", "CATEGORY_COLOURS",
+           "FORMATS"]
