@@ -188,6 +188,113 @@ def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, n
 
 # ---- train / evaluate / predict (builders.training) ----
 
+
+def _tf_quiet():
+    """Keep TensorFlow's C++ start-up chatter out of the output (unless the user set the level)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _training_errors():
+    from archspec.training import TrainingError
+
+    return TrainingError
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", metavar="SOURCE",
+              help="Training data: digits (built in, offline), a folder with one sub-folder per class, a .npz file "
+                   "(x_train, y_train, optional x_val/y_val, x_test/y_test) or keras:mnist|fashion_mnist|cifar10|"
+                   "cifar100.  Default: the spec's training.data, else digits.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (default: training.epochs).")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="The GLOBAL batch size: one step consumes this many images in total, split across all devices "
+                   "and workers (each of N replicas gets batch-size/N).  Default: training.batch_size.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Run folder (default: runs/<spec name>).")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in the run folder from its last checkpoint (after a crash, Ctrl-C or kill -9); "
+                   "starts afresh when there is none.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder (never done without this flag).")
+@click.option("--devices", default="auto", show_default=True, metavar="auto|cpu|cpu:N|gpu|gpu:N",
+              help="auto: every GPU (MirroredStrategy when there are several), else the CPU; cpu:N splits the CPU "
+                   "into N logical devices for MirroredStrategy; gpu:N uses the first N GPUs.  With TF_CONFIG set, "
+                   "MultiWorkerMirroredStrategy across the workers it lists (worker 0 writes the run folder).")
+@click.option("--mixed-precision", is_flag=True, help="float16 compute on GPUs (ignored on CPU).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@_set_option
+@_choose_option
+def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed_precision, quiet, sets, chooses):
+    """Train SPEC on real data; write a run folder (model.keras, metrics, curves, checkpoints).
+
+    The spec's training: section configures optimizer, schedule, loss, regularization and
+    augmentation; any field can be changed with --set training.FIELD=VALUE.  A checkpoint is
+    written every epoch; --resume continues from it.
+    """
+    _tf_quiet()
+    from builders.training.run import TrainOptions
+    from builders.training.run import train as run_train
+
+    overrides = _pairs(sets, "--set")
+    for key, value in (("data", data), ("epochs", epochs), ("batch_size", batch_size)):
+        if value is not None:
+            overrides[f"training.{key}"] = value
+    if mixed_precision:
+        overrides["training.mixed_precision"] = True
+    opts = TrainOptions(spec, overrides, _pairs(chooses, "--choose"), out=out, overwrite=overwrite, resume=resume,
+                        devices=devices, quiet=quiet)
+    try:
+        run_train(opts, echo=click.echo)
+    except _training_errors() as e:
+        raise click.ClickException(str(e)) from None
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--data", metavar="SOURCE", help="Evaluate on this data instead of the run's own (all of it, unless "
+                                               "--split).")
+@click.option("--split", type=click.Choice(["test", "validation", "train", "all"]),
+              help="Which part of the data (default: test for the run's own data, all for other data).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Global batch size (default: the run's).")
+@click.option("--devices", default="auto", show_default=True, metavar="auto|cpu|cpu:N|gpu|gpu:N",
+              help="As for train.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(run, data, split, batch_size, devices, as_json):
+    """Loss and accuracy of the model in the run folder RUN."""
+    _tf_quiet()
+    from builders.training.run import evaluate as run_evaluate
+
+    try:
+        r = run_evaluate(run, data=data, split=split, batch_size=batch_size, devices=devices)
+    except _training_errors() as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(r, indent=1))
+    else:
+        click.echo(f"{r['run']}: {r['split']} of {r['data']} ({r['samples']} images): accuracy "
+                   f"{100 * r['accuracy']:.2f}%, loss {r['loss']:.4f}")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-k", "--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many classes to show per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def predict(run, images, top_k, as_json):
+    """Classify IMAGES (PNG, JPEG, BMP, GIF) with the model in the run folder RUN: the top-k classes."""
+    _tf_quiet()
+    from builders.training.run import predict as run_predict
+
+    try:
+        results = run_predict(run, list(images), top_k)
+    except _training_errors() as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps({p: [{"class": c, "probability": q} for c, q in top] for p, top in results}, indent=1))
+        return
+    for path, top in results:
+        click.echo(f"{path}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
+
 # ---- search (builders.search) ----
 
 
