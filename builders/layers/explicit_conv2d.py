@@ -1,0 +1,776 @@
+"""A 2-D convolution layer whose backward pass is written out explicitly.
+
+`ExplicitConv2D` computes the same thing as `keras.layers.Conv2D`
+(channels-last, cross-correlation, TensorFlow "same"/"valid" padding) and
+has the same weights, but its gradient is not obtained by differentiating
+the framework's convolution. It is attached with `keras.ops.custom_gradient`
+and computed with *forward* convolutions and elementwise/reshape ops only:
+
+* ``dL/dW`` is a VALID cross-correlation of the padded input with the
+  upstream gradient used as the kernel (batch and channel axes swapped);
+* ``dL/dX`` is the *full* convolution of the stride-dilated upstream
+  gradient with the 180-degree-rotated kernel whose input/output channels are
+  swapped (the seeds' "backward pass is a convolution" duality), padded
+  asymmetrically by ``(k_eff - 1 - lo, k_eff - 1 - hi + a)`` with
+  ``a = (Hp - k_eff) mod s`` and cropped to the input size.
+
+These are the stride-1 paths and the reference ("dilate" / "conv") methods.
+For strides > 1 the default backward uses stride-phase decompositions of the
+same sums (each phase is a stride-1 forward convolution; no multiplications
+by the zeros that stride-dilating ``dy`` inserts, no ``s``-dilated kernel),
+which is what keeps it near the speed of TensorFlow's own gradient kernels.
+
+The pure functions `conv2d_forward`, `conv2d_backward_input` and
+`conv2d_backward_kernel` are public so that they can be tested on their own.
+
+Shape arithmetic (Keras/TensorFlow rules, Dumoulin & Visin 2016):
+
+* ``k_eff = (k - 1) * d + 1``
+* valid: ``out = floor((in - k_eff) / s) + 1``, no padding;
+* same: ``out = ceil(in / s)``, ``total = max((out - 1) * s + k_eff - in, 0)``,
+  ``lo = total // 2``, ``hi = total - lo`` (extra row/column bottom/right).
+
+When ``(Hp - k_eff)`` is not a multiple of ``s`` the last ``a`` rows of the
+padded input are never seen by the kernel; their gradient is zero, which is
+what the ``+ a`` in the right padding of ``dL/dX`` accounts for.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = [
+    "ExplicitConv2D",
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_kernel",
+    "conv_output_length",
+    "conv_padding",
+]
+
+
+def _no_autograph(fn):
+    """Keep TensorFlow's AutoGraph away from a custom-gradient function.
+
+    Called directly inside a user's `tf.function`, AutoGraph would convert
+    the undecorated body of a `tf.custom_gradient` function and return its
+    ``(output, grad_fn)`` pair as if it were the output.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.autograph.experimental.do_not_convert(fn)
+    return fn
+
+
+# --------------------------------------------------------------------------
+# Shape arithmetic
+# --------------------------------------------------------------------------
+
+
+def _pair(value, name):
+    """Normalise an int or a length-2 sequence to a tuple of two ints."""
+    if isinstance(value, int):
+        out = (value, value)
+    else:
+        out = tuple(int(v) for v in value)
+        if len(out) == 1:
+            out = (out[0], out[0])
+    if len(out) != 2 or any(v < 1 for v in out):
+        raise ValueError(
+            f"`{name}` must be a positive int or a pair of positive ints; "
+            f"received {value!r}."
+        )
+    return out
+
+
+def _check_padding(padding):
+    p = str(padding).lower()
+    if p not in ("valid", "same"):
+        raise ValueError(
+            f"`padding` must be 'valid' or 'same'; received {padding!r}."
+        )
+    return p
+
+
+def _check_stride_dilation(strides, dilation):
+    if max(strides) > 1 and max(dilation) > 1:
+        # Same rule as keras.layers.Conv2D / tf.nn.conv2d ("output striding
+        # is not supported for atrous convolutions").
+        raise ValueError(
+            "`strides > 1` not supported in conjunction with "
+            f"`dilation_rate > 1`. Received: strides={strides} and "
+            f"dilation_rate={dilation}"
+        )
+
+
+def conv_padding(in_size, kernel_size, stride, dilation, padding):
+    """Return ``(lo, hi, out)`` for one spatial axis (TensorFlow rules)."""
+    padding = _check_padding(padding)
+    k_eff = (kernel_size - 1) * dilation + 1
+    if padding == "valid":
+        out = (in_size - k_eff) // stride + 1
+        return 0, 0, out
+    out = -(-in_size // stride)  # ceil
+    total = max((out - 1) * stride + k_eff - in_size, 0)
+    lo = total // 2
+    return lo, total - lo, out
+
+
+def conv_output_length(in_size, kernel_size, stride, dilation, padding):
+    """Output length along one spatial axis (``None`` stays ``None``)."""
+    if in_size is None:
+        return None
+    return conv_padding(in_size, kernel_size, stride, dilation, padding)[2]
+
+
+def _spatial_size(tensor, what):
+    shape = tuple(tensor.shape)
+    if len(shape) != 4:
+        raise ValueError(f"{what} must be rank 4 (NHWC); got shape {shape}.")
+    h, w = shape[1], shape[2]
+    if h is None or w is None:
+        raise ValueError(
+            f"ExplicitConv2D's explicit backward pass needs static spatial "
+            f"dimensions; {what} has shape {shape}."
+        )
+    return int(h), int(w)
+
+
+# --------------------------------------------------------------------------
+# Pure functions
+# --------------------------------------------------------------------------
+
+
+def conv2d_forward(x, w, strides=1, padding="valid", dilation=1):
+    """Cross-correlation ``y = x (*) w`` (NHWC input, HWIO kernel)."""
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
+    padding = _check_padding(padding)
+    _check_stride_dilation(strides, dilation)
+    return ops.conv(
+        x,
+        w,
+        strides=strides,
+        padding=padding,
+        data_format="channels_last",
+        dilation_rate=dilation,
+    )
+
+
+def _stride_dilate(dy, strides):
+    """Insert ``s - 1`` zeros between the rows/columns of ``dy`` (NHWC)."""
+    sh, sw = strides
+    if sh == 1 and sw == 1:
+        return dy
+    oh, ow, c = (int(v) for v in dy.shape[1:])
+    y = ops.reshape(dy, (-1, oh, 1, ow, 1, c))
+    y = ops.pad(y, [(0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1), (0, 0)])
+    y = ops.reshape(y, (-1, oh * sh, ow * sw, c))
+    return y[:, : (oh - 1) * sh + 1, : (ow - 1) * sw + 1, :]
+
+
+def _rot180_swap(w):
+    """``rot180(W)`` with in/out channels swapped: (kh, kw, O, C)."""
+    return ops.transpose(ops.flip(w, axis=(0, 1)), (0, 1, 3, 2))
+
+
+def _fit(t, axis, lo, hi):
+    """Pad (positive) or crop (negative) ``t`` by ``lo``/``hi`` along axis."""
+    if lo < 0 or hi < 0:
+        size = int(t.shape[axis])
+        start, stop = max(-lo, 0), size - max(-hi, 0)
+        index = [slice(None)] * len(t.shape)
+        index[axis] = slice(start, stop)
+        t = t[tuple(index)]
+        lo, hi = max(lo, 0), max(hi, 0)
+    if lo or hi:
+        pads = [(0, 0)] * len(t.shape)
+        pads[axis] = (lo, hi)
+        t = ops.pad(t, pads)
+    return t
+
+
+def conv2d_backward_input(
+    dy,
+    w,
+    input_shape,
+    strides=1,
+    padding="valid",
+    dilation=1,
+    method="auto",
+):
+    """Gradient of ``conv2d_forward`` with respect to its input.
+
+    Args:
+        dy: upstream gradient, ``(N, out_h, out_w, O)``.
+        w: kernel, ``(kh, kw, C, O)``.
+        input_shape: the input's shape (only ``H, W`` = ``[1:3]`` is used;
+            a 2-tuple ``(H, W)`` is accepted too).
+        strides, padding, dilation: as for `conv2d_forward`.
+        method: ``"dilate"`` is the textbook recipe: full convolution of the
+            stride-dilated ``dy`` with ``rot180(W)`` (channels swapped),
+            padded ``(k_eff-1-lo, k_eff-1-hi+a)``, cropped to ``H, W``.
+            ``"phase"`` (dilation 1) computes the same sum without
+            multiplying the inserted zeros: the rotated kernel is split into
+            its ``s*s`` stride phases ``w[r_h::s, r_w::s]``, each phase is a
+            stride-1 full convolution of ``dy``, and the results are
+            interleaved (depth-to-space). ``"auto"`` uses ``"dilate"`` for
+            stride 1 (where both are identical) and ``"phase"`` otherwise.
+
+    Returns:
+        ``dL/dX`` with shape ``(N, H, W, C)``.
+    """
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
+    padding = _check_padding(padding)
+    _check_stride_dilation(strides, dilation)
+    hw = tuple(input_shape)
+    hw = hw[1:3] if len(hw) == 4 else hw
+    in_h, in_w = int(hw[0]), int(hw[1])
+    kh, kw = int(w.shape[0]), int(w.shape[1])
+    geo = []
+    for size, k, s, d in zip((in_h, in_w), (kh, kw), strides, dilation):
+        lo, hi, out = conv_padding(size, k, s, d, padding)
+        k_eff = (k - 1) * d + 1
+        a = (size + lo + hi - k_eff) % s
+        geo.append((size, k, s, d, lo, hi, out, k_eff, a))
+    if method == "auto":
+        method = "dilate" if max(strides) == 1 else "phase"
+    if method == "dilate":
+        return _backward_input_dilate(dy, w, geo)
+    if method == "phase":
+        return _backward_input_phase(dy, w, geo)
+    raise ValueError(f"Unknown method {method!r}; use 'dilate' or 'phase'.")
+
+
+def _backward_input_dilate(dy, w, geo):
+    t = _stride_dilate(dy, (geo[0][2], geo[1][2]))
+    pads = [
+        (k_eff - 1 - lo, k_eff - 1 - hi + a)
+        for (_, _, _, _, lo, hi, _, k_eff, a) in geo
+    ]
+    # When the padding is exactly what TensorFlow's stride-1 "same" rule
+    # would add (stride 1, "same", odd k_eff), let the convolution pad
+    # implicitly: a separate pad op costs a full copy of dy.
+    same = all(
+        s == 1 and pl == (k_eff - 1) // 2 and pr == k_eff - 1 - pl
+        for (_, _, s, _, _, _, _, k_eff, _), (pl, pr) in zip(geo, pads)
+    )
+    if not same:
+        for axis, (pl, pr) in zip((1, 2), pads):
+            t = _fit(t, axis, pl, pr)
+    dx = ops.conv(
+        t,
+        _rot180_swap(w),
+        strides=1,
+        padding="same" if same else "valid",
+        data_format="channels_last",
+        dilation_rate=(geo[0][3], geo[1][3]),
+    )
+    # The arithmetic gives exactly (H, W); the crop documents the recipe.
+    return dx[:, : geo[0][0], : geo[1][0], :]
+
+
+def _backward_input_phase(dy, w, geo):
+    # Only reached with dilation 1 (strides > 1 excludes dilation > 1).
+    (in_h, kh, sh, dh, lo_h, hi_h, oh, keh, ah) = geo[0]
+    (in_w, kw, sw, dw, lo_w, hi_w, ow, kew, aw) = geo[1]
+    if dh != 1 or dw != 1:
+        return _backward_input_dilate(dy, w, geo)
+    c = int(w.shape[2])
+    # Padded-input row u = q*s + r receives sum_m dy[q - m] * w[r + m*s]
+    # (m = 0 .. k_r - 1, k_r = len(range(r, k, s))): a full convolution of
+    # dy with the phase-r sub-kernel w[r::s], i.e. a cross-correlation of dy
+    # (padded k_r - 1 on both sides) with the rotated sub-kernel. Only rows
+    # q in [q0, q1) are needed to cover the padded rows lo .. lo + H - 1.
+    q0h, q0w = lo_h // sh, lo_w // sw
+    q1h, q1w = -(-(lo_h + in_h) // sh), -(-(lo_w + in_w) // sw)
+    nq_h, nq_w = q1h - q0h, q1w - q0w
+    rows = []
+    for rh in range(sh):
+        cols = []
+        for rw in range(sw):
+            sub = w[rh::sh, rw::sw]
+            kr_h, kr_w = int(sub.shape[0]), int(sub.shape[1])
+            if kr_h == 0 or kr_w == 0:  # kernel smaller than the stride
+                cols.append(
+                    ops.zeros((ops.shape(dy)[0], nq_h, nq_w, c), dtype=dy.dtype)
+                )
+                continue
+            t = _fit(dy, 1, kr_h - 1 - q0h, q1h - oh)
+            t = _fit(t, 2, kr_w - 1 - q0w, q1w - ow)
+            cols.append(
+                ops.conv(
+                    t,
+                    _rot180_swap(sub),
+                    strides=1,
+                    padding="valid",
+                    data_format="channels_last",
+                )
+            )  # (N, nq_h, nq_w, C)
+        rows.append(ops.stack(cols, axis=3) if sw > 1 else cols[0][:, :, :, None])
+    z = ops.stack(rows, axis=2)  # (N, nq_h, sh, nq_w, sw, C): depth-to-space
+    z = ops.reshape(z, (-1, nq_h * sh, nq_w * sw, c))
+    bh, bw = lo_h - q0h * sh, lo_w - q0w * sw
+    return z[:, bh : bh + in_h, bw : bw + in_w, :]
+
+
+def conv2d_backward_kernel(
+    x,
+    dy,
+    kernel_shape,
+    strides=1,
+    padding="valid",
+    dilation=1,
+    method="auto",
+):
+    """Gradient of ``conv2d_forward`` with respect to its kernel.
+
+    ``dW[i, j, c, o] = sum_{n, p, q} xp[n, p*s + i*d, q*s + j*d, c] *
+    dy[n, p, q, o]``: a VALID cross-correlation of the padded input ``xp``
+    with ``dy`` as the kernel.
+
+    Args:
+        x: the layer input, ``(N, H, W, C)``.
+        dy: upstream gradient, ``(N, out_h, out_w, O)``.
+        kernel_shape: ``(kh, kw, C, O)`` (only ``kh, kw`` are used).
+        strides, padding, dilation: as for `conv2d_forward`.
+        method: ``"conv"``: rearrange ``xp`` to ``(C, Hp, Wp, N)`` (batch
+            as channels) and ``dy`` to ``(oh, ow, N, O)``, convolve with
+            window stride ``d`` and kernel dilation ``s``, crop to
+            ``kh x kw`` and transpose back. ``"patches"``: for every kernel
+            tap ``(i, j)`` take the strided slice of ``xp`` that it sees and
+            contract it with ``dy`` over ``(N, oh, ow)`` (a
+            ``(C, N*oh*ow) x (N*oh*ow, O)`` matrix product; slow, kept
+            as a reference). ``"phase"`` (dilation 1): split ``x`` into
+            its ``s*s`` stride phases and, per phase, correlate ``dy``
+            (batch and channels swapped) with the phase used as the kernel:
+            stride-1, dilation-1 convolutions that compute exactly the taps
+            of that phase, no ``s``-dilated kernel and no padded copy of
+            ``x``. ``"auto"``: ``"conv"`` for stride 1, ``"phase"`` otherwise
+            (fastest on CPU, see bench/bench_layers.py).
+
+    Returns:
+        ``dL/dW`` with shape ``(kh, kw, C, O)``.
+    """
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
+    padding = _check_padding(padding)
+    _check_stride_dilation(strides, dilation)
+    in_h, in_w = _spatial_size(x, "x")
+    kh, kw = int(kernel_shape[0]), int(kernel_shape[1])
+    (sh, sw), (dh, dw) = strides, dilation
+    lo_h, hi_h, oh = conv_padding(in_h, kh, sh, dh, padding)
+    lo_w, hi_w, ow = conv_padding(in_w, kw, sw, dw, padding)
+    if method == "auto":
+        method = "phase" if max(strides) > 1 else "conv"
+    if method == "phase" and max(dilation) == 1:
+        return _backward_kernel_phase(
+            x, dy, (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow)
+        )
+    if method in ("conv", "phase"):
+        xp = _fit(_fit(x, 1, lo_h, hi_h), 2, lo_w, hi_w)
+        xt = ops.transpose(xp, (3, 1, 2, 0))  # (C, Hp, Wp, N)
+        dyt = ops.transpose(dy, (1, 2, 0, 3))  # (oh, ow, N, O)
+        g = ops.conv(
+            xt,
+            dyt,
+            strides=(dh, dw),
+            padding="valid",
+            data_format="channels_last",
+            dilation_rate=(sh, sw),
+        )  # (C, >=kh, >=kw, O)
+        g = g[:, :kh, :kw, :]
+        return ops.transpose(g, (1, 2, 0, 3))
+    if method == "patches":
+        xp = _fit(_fit(x, 1, lo_h, hi_h), 2, lo_w, hi_w)
+        span_h, span_w = (oh - 1) * sh + 1, (ow - 1) * sw + 1
+        rows = []
+        for i in range(kh):
+            cols = []
+            for j in range(kw):
+                patch = xp[
+                    :,
+                    i * dh : i * dh + span_h : sh,
+                    j * dw : j * dw + span_w : sw,
+                    :,
+                ]
+                cols.append(
+                    ops.tensordot(patch, dy, axes=([0, 1, 2], [0, 1, 2]))
+                )
+            rows.append(ops.stack(cols, axis=0))
+        return ops.stack(rows, axis=0)
+    raise ValueError(
+        f"Unknown method {method!r}; use 'conv', 'phase' or 'patches'."
+    )
+
+
+def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
+    """dW with dilation 1, one stride-1 convolution per stride phase.
+
+    Tap ``i = m*s + r`` sees padded rows ``(p + m)*s + r``, i.e. row ``p + m``
+    of the stride phase ``r`` of ``xp`` (``xp[r::s]``). For each phase
+    ``(r_h, r_w)`` the phase of ``xp`` is used as the *kernel*
+    ``(rows, cols, N, C)`` and ``dy`` as the input ``(O, oh, ow, N)``, padded
+    by ``k_r - 1`` on each side; a stride-1 VALID correlation then gives
+    ``out[o, t, :, c] = sum_{n,p} dy[n, p, o] xp[n, (p + m)*s + r, c]`` with
+    ``m = k_r - 1 - t``, i.e. all the taps of that phase and no others. Only
+    ``x``'s outer axes move (its channels stay innermost), which is cheaper
+    than the ``(C, H, W, N)`` transpose of the "conv" method.
+    """
+    (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow) = ksize, strides, lows, outs
+    in_h, in_w = int(x.shape[1]), int(x.shape[2])
+    c = int(x.shape[3])
+    # x itself (not the padded xp) is split into phases: padding rows are
+    # zero and contribute nothing, so they are left out of the kernels
+    # instead of being materialised (a pad copies all of x). x is padded
+    # only when H or W is not a multiple of the stride.
+    hx, wx = -(-in_h // sh), -(-in_w // sw)
+    xq = _fit(_fit(x, 1, 0, hx * sh - in_h), 2, 0, wx * sw - in_w)
+    xq = ops.reshape(xq, (-1, hx, sh, wx, sw, c))
+    xq = ops.transpose(xq, (2, 4, 1, 3, 0, 5))  # (sh, sw, hx, wx, N, C)
+    dyt = ops.transpose(dy, (3, 1, 2, 0))  # (O, oh, ow, N)
+
+    def axis_plan(r, k, s, lo, out, nx):
+        # Phase r of xp: xp[q*s + r] = x[q*s + r - lo] = X[rho, q + delta].
+        kr = len(range(r, k, s))
+        rho, delta = (r - lo) % s, (r - lo - (r - lo) % s) // s
+        qa = max(0, -delta)  # needed q: [0, out + kr - 1), real: q + delta
+        qb = min(out + kr - 1, nx - delta)  # in [0, nx)
+        return kr, rho, qa + delta, qb + delta, kr - 1 - qa, qb - out
+
+    taps = {}
+    for rh in range(min(sh, kh)):
+        kr_h, rho_h, a0h, a1h, plh, prh = axis_plan(rh, kh, sh, lo_h, oh, hx)
+        for rw in range(min(sw, kw)):
+            kr_w, rho_w, a0w, a1w, plw, prw = axis_plan(
+                rw, kw, sw, lo_w, ow, wx
+            )
+            if a1h <= a0h or a1w <= a0w:  # phase lies in the padding only
+                zero = ops.zeros((c, int(dy.shape[3])), dtype=dy.dtype)
+                for a in range(kr_h):
+                    for b in range(kr_w):
+                        taps[rh + a * sh, rw + b * sw] = zero
+                continue
+            kernel = xq[rho_h, rho_w, a0h:a1h, a0w:a1w]  # (., ., N, C)
+            t = _fit(_fit(dyt, 1, plh, prh), 2, plw, prw)
+            g = ops.conv(
+                t, kernel, strides=1, padding="valid",
+                data_format="channels_last",
+            )  # (O, kr_h, kr_w, C); output row t holds tap m = kr_h - 1 - t
+            for a in range(kr_h):
+                for b in range(kr_w):
+                    i = rh + (kr_h - 1 - a) * sh
+                    j = rw + (kr_w - 1 - b) * sw
+                    taps[i, j] = ops.transpose(g[:, a, b, :])
+    return ops.stack(
+        [ops.stack([taps[i, j] for j in range(kw)], axis=0) for i in range(kh)],
+        axis=0,
+    )  # (kh, kw, C, O)
+
+
+#: Methods used by ExplicitConv2D's backward pass (see
+#: `conv2d_backward_input` / `conv2d_backward_kernel`); module-level so that
+#: the benchmark can compare them. "auto" picks the fastest measured on CPU.
+BACKWARD_INPUT_METHOD = "auto"
+BACKWARD_KERNEL_METHOD = "auto"
+
+
+def _geometry_dynamic(size, k, s, d, padding):
+    """``(lo, hi, out, k_eff, a)`` for a spatial size that is a tensor."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        lo = hi = 0
+        out = (size - k_eff) // s + 1
+    else:
+        out = (size + s - 1) // s
+        total = ops.maximum((out - 1) * s + k_eff - size, 0)
+        lo = total // 2
+        hi = total - lo
+    a = (size + lo + hi - k_eff) % s
+    return lo, hi, out, k_eff, a
+
+
+def _backward_dynamic(x, w, dy, strides, padding, dilation):
+    """Both gradients when H/W are unknown at trace time (TensorFlow graphs
+    traced with ``None`` spatial dimensions, e.g. by Keras' ``fit`` after a
+    retrace with another image size).
+
+    Same textbook recipes as the static "dilate" / "conv" methods, with the
+    paddings and crops computed as tensors.
+    """
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw, c, o = (int(v) for v in w.shape)
+    xs, ys = ops.shape(x), ops.shape(dy)
+    in_h, in_w, oh, ow = xs[1], xs[2], ys[1], ys[2]
+    lo_h, hi_h, _, keh, ah = _geometry_dynamic(in_h, kh, sh, dh, padding)
+    lo_w, hi_w, _, kew, aw = _geometry_dynamic(in_w, kw, sw, dw, padding)
+    # dL/dX: stride-dilate dy, pad (k_eff-1-lo, k_eff-1-hi+a), full
+    # convolution with the rotated kernel, crop to (H, W).
+    t = dy
+    if sh > 1 or sw > 1:
+        t = ops.reshape(t, (-1, oh, 1, ow, 1, o))
+        t = ops.pad(t, [(0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1), (0, 0)])
+        t = ops.reshape(t, (-1, oh * sh, ow * sw, o))
+        t = t[:, : (oh - 1) * sh + 1, : (ow - 1) * sw + 1, :]
+    t = ops.pad(
+        t,
+        [
+            (0, 0),
+            (keh - 1 - lo_h, keh - 1 - hi_h + ah),
+            (kew - 1 - lo_w, kew - 1 - hi_w + aw),
+            (0, 0),
+        ],
+    )
+    dx = ops.conv(
+        t, _rot180_swap(w), strides=1, padding="valid",
+        data_format="channels_last", dilation_rate=(dh, dw),
+    )[:, :in_h, :in_w, :]
+    # dL/dW: VALID correlation of the padded input (C, Hp, Wp, N) with dy
+    # (oh, ow, N, O), window stride d, kernel dilation s, cropped to k x k.
+    xp = ops.pad(x, [(0, 0), (lo_h, hi_h), (lo_w, hi_w), (0, 0)])
+    g = ops.conv(
+        ops.transpose(xp, (3, 1, 2, 0)),
+        ops.transpose(dy, (1, 2, 0, 3)),
+        strides=(dh, dw), padding="valid", data_format="channels_last",
+        dilation_rate=(sh, sw),
+    )[:, :kh, :kw, :]
+    return dx, ops.transpose(g, (1, 2, 0, 3))
+
+
+def _has_static_hw(t):
+    return t.shape[1] is not None and t.shape[2] is not None
+
+
+def _make_conv_with_explicit_grad(strides, padding, dilation):
+    """Build ``f(x, w)`` = conv2d_forward with the explicit backward pass.
+
+    The kernel is an explicit argument (not a captured variable), so
+    `tf.custom_gradient` needs no ``variables=`` (tensorflow#31945).
+    The backward functions are looked up at call time through the module
+    globals, which lets tests count or replace them.
+    """
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
+    padding = _check_padding(padding)
+    _check_stride_dilation(strides, dilation)
+
+    @ops.custom_gradient
+    def conv(x, w):
+        y = conv2d_forward(x, w, strides, padding, dilation)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            if not (_has_static_hw(x) and _has_static_hw(upstream)):
+                return _backward_dynamic(
+                    x, w, upstream, strides, padding, dilation
+                )
+            dx = conv2d_backward_input(
+                upstream, w, tuple(x.shape), strides, padding, dilation,
+                method=BACKWARD_INPUT_METHOD,
+            )
+            dw = conv2d_backward_kernel(
+                x, upstream, tuple(w.shape), strides, padding, dilation,
+                method=BACKWARD_KERNEL_METHOD,
+            )
+            return dx, dw
+
+        return y, grad
+
+    return _no_autograph(conv)
+
+
+# --------------------------------------------------------------------------
+# Layer
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ExplicitConv2D(keras.layers.Layer):
+    """2D convolution (channels-last) with an explicitly written backward pass.
+
+    Computes ``activation(cross_correlation(inputs, kernel) + bias)`` exactly
+    like `keras.layers.Conv2D`, with identical weight names and shapes
+    (``kernel``: ``(kh, kw, in_channels, filters)``, ``bias``:
+    ``(filters,)``), so weights can be copied between the two. The gradient of
+    the convolution is not the framework's: it is attached with
+    `keras.ops.custom_gradient` and computed by `conv2d_backward_input` and
+    `conv2d_backward_kernel` from forward convolutions only.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or pair ``(kh, kw)``.
+        strides: int or pair; default 1.
+        padding: ``"valid"`` or ``"same"`` (TensorFlow's rule: the extra row or
+            column goes bottom/right).
+        dilation_rate: int or pair; default 1. ``strides > 1`` together with
+            ``dilation_rate > 1`` raises a `ValueError` (as in Keras).
+        activation: activation function or name; ``None`` is linear.
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: initializers.
+        kernel_regularizer, bias_regularizer: regularizers.
+        kernel_constraint, bias_constraint: constraints.
+        data_format: only ``"channels_last"`` (or ``None``) is supported.
+
+    Input shape: ``(batch, H, W, C)``. Output shape:
+    ``(batch, out_h, out_w, filters)``. When ``H``/``W`` are unknown at trace
+    time the backward pass computes its paddings as tensors and uses the
+    textbook recipes (slower for strides > 1).
+
+    Backward methods (module-level ``BACKWARD_INPUT_METHOD`` /
+    ``BACKWARD_KERNEL_METHOD``, default ``"auto"``): stride 1 uses the
+    textbook recipes (full convolution with the rotated kernel; dW as a
+    convolution of the transposed input with ``dy``); strides > 1 use their
+    stride-phase decompositions, which compute the same sums without
+    multiplying the zeros that stride-dilating ``dy`` inserts.
+
+    Example:
+
+    >>> layer = ExplicitConv2D(8, 3, strides=2, padding="same")
+    >>> tuple(layer(keras.ops.ones((2, 9, 9, 3))).shape)
+    (2, 5, 5, 8)
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                "ExplicitConv2D supports only data_format='channels_last'; "
+                f"received {data_format!r}."
+            )
+        self.filters = int(filters)
+        if self.filters < 1:
+            raise ValueError(f"`filters` must be >= 1; received {filters!r}.")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = _check_padding(padding)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        _check_stride_dilation(self.strides, self.dilation_rate)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_spec = keras.layers.InputSpec(min_ndim=4, max_ndim=4)
+        self._conv = _make_conv_with_explicit_grad(
+            self.strides, self.padding, self.dilation_rate
+        )
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs to ExplicitConv2D must "
+                f"be defined; received input_shape={input_shape}."
+            )
+        self.input_spec = keras.layers.InputSpec(
+            min_ndim=4, max_ndim=4, axes={-1: channels}
+        )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=self.kernel_size + (channels, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            trainable=True,
+            dtype=self.dtype,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                trainable=True,
+                dtype=self.dtype,
+            )
+        else:
+            self.bias = None
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        y = self._conv(inputs, kernel)
+        if self.use_bias:
+            y = ops.add(y, ops.cast(self.bias, self.compute_dtype))
+        if self.activation is not None:
+            y = self.activation(y)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        n, h, w = input_shape[0], input_shape[1], input_shape[2]
+        return (
+            n,
+            conv_output_length(
+                h,
+                self.kernel_size[0],
+                self.strides[0],
+                self.dilation_rate[0],
+                self.padding,
+            ),
+            conv_output_length(
+                w,
+                self.kernel_size[1],
+                self.strides[1],
+                self.dilation_rate[1],
+                self.padding,
+            ),
+            self.filters,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "dilation_rate": self.dilation_rate,
+                "data_format": "channels_last",
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
+                ),
+            }
+        )
+        return config
