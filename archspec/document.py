@@ -312,7 +312,10 @@ def _set_dotted(data, dotted, value, path):
     if keys[0] not in TOP_KEYS or len(keys) < 2 and keys[0] not in ("name",):
         raise SpecError([_diag(path, f'--set {dotted}: expected a key such as variables.classes or training.epochs')])
     node = data
-    for k in keys[:-1]:
+    for i, k in enumerate(keys[:-1]):
+        if isinstance(node.get(k), list):
+            raise SpecError([_diag(path, f"--set {dotted}: {'.'.join(keys[:i + 1])} is a list; --set reaches "
+                                         "mapping keys only (use a variable, e.g. --set variables.NAME=VALUE)")])
         if k not in node or not isinstance(node[k], dict):
             node[k] = SrcMap(loc=Loc("--set"))
         node = node[k]

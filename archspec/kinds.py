@@ -1,7 +1,7 @@
 """Layer kinds: their fields, and the one home of the shape, parameter and MAC rules.
 
 Both the static analyser (``archspec.analysis``) and the Keras builder
-(``builders.keras``) use these rules; a test checks that every spec's Keras
+(``builders.keras_model``) use these rules; a test checks that every spec's Keras
 model has exactly the shapes and parameter counts computed here.
 
 Shapes exclude the batch axis and are channels-last: ``(H, W, C)`` or ``(N,)``.
@@ -17,7 +17,7 @@ dense layers only; bias additions, batch norm, activations, pooling, LRN,
 merges and padding are not counted.
 
 A plugin adds a kind with :func:`register_kind` (and, to build it, a builder
-with ``builders.keras.register_builder``).
+with ``builders.keras_model.register_builder``).
 """
 
 from __future__ import annotations
