@@ -145,6 +145,44 @@ def list_():
 
 # ---- build / gradcheck (builders.keras_model, builders.gradcheck) ----
 
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE.keras",
+              help="Write the (untrained) Keras model here, atomically.")
+@click.option("--summary", "show_summary", is_flag=True, help="Print the Keras model summary.")
+@click.option("--no-aux", is_flag=True, help="Only the main (first) output: leave out auxiliary heads.")
+@_set_option
+@_choose_option
+def build(spec, output, show_summary, no_aux, sets, chooses):
+    """Compile SPEC to a Keras model (one layer per node, named after its path) and save it as .keras."""
+    if not output and not show_summary:
+        raise click.UsageError("nothing to do: give -o FILE.keras and/or --summary")
+    if output and not output.endswith(".keras"):
+        raise click.BadParameter(f"{output}: the file name must end in .keras", param_hint="-o/--output")
+    analysis = _analyse(spec, sets, chooses)
+    for w in analysis.warnings:
+        click.echo(str(w), err=True)
+    _tf_quiet()
+    from builders.training.run import quiet_native_stderr
+
+    with quiet_native_stderr():  # TensorFlow's C++ start-up chatter (ARCHSPEC_DEBUG=1 shows it)
+        from builders.keras_model import BuildError, build_model, save_model
+
+        try:
+            model = build_model(analysis.graph, include_aux=not no_aux)
+        except BuildError as e:
+            error = str(e)
+        else:
+            error = None
+    if error:
+        raise click.ClickException(error)
+    if show_summary:
+        model.summary(print_fn=lambda text, **kw: click.echo(text, nl=not text.endswith("\n")))
+    if output:
+        save_model(model, output)
+        click.echo(f"wrote {output} ({model.count_params():,} params)", err=True)
+
 # ---- render (builders.diagram) ----
 
 
@@ -296,6 +334,53 @@ def predict(run, images, top_k, as_json):
         click.echo(f"{path}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
 
 # ---- search (builders.search) ----
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", metavar="SOURCE", help="Training data for every trial (as for train; default: the spec's).")
+@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband"]), default="random", show_default=True)
+@click.option("--max-trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Trials to train (statically invalid or duplicate candidates are not counted).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs per trial (Hyperband: the most per trial).")
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False), help="Search folder (default: searches/<name>).")
+@click.option("--resume", is_flag=True, help="Continue the search in --out (after a crash or kill -9).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing search folder.")
+@click.option("--max-params", type=click.IntRange(min=1), help="Reject candidates with more parameters.")
+@click.option("--max-macs", type=click.IntRange(min=1), help="Reject candidates with more MACs per sample.")
+@click.option("--devices", default=None, metavar="auto|cpu|cpu:N|gpu|gpu:N", help="Devices of each trial (as for train).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tuner's sampling.")
+@click.option("--role", type=click.Choice(["chief", "worker"]), help="Distributed search: serve the oracle, or run trials.")
+@click.option("--oracle", metavar="HOST:PORT", help="The chief's address (with --role).")
+@click.option("--worker-timeout", type=float, default=120.0, show_default=True,
+              help="Chief: seconds without a heartbeat before a worker's trial is FAILED.")
+@click.option("--idle-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds without any worker (chief) or chief (worker) before giving up.")
+@click.option("--trial-timeout", type=float, help="Seconds a trial may run before it is killed and FAILED.")
+@_set_option
+def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_params, max_macs, devices, seed, role,
+           oracle, worker_timeout, idle_timeout, trial_timeout, sets):
+    """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (a plain spec)."""
+    _tf_quiet()
+    from archspec.document import load_document
+    from builders.training.run import quiet_native_stderr
+
+    with quiet_native_stderr():
+        from builders.search.tuner import SearchOptions
+        from builders.search.tuner import search as run_search
+
+    overrides = _pairs(sets, "--set")
+    if out is None:
+        name = load_document(spec, overrides=overrides).data.get("name") or os.path.splitext(os.path.basename(spec))[0]
+        out = os.path.join("searches", str(name))
+    opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
+                         devices=devices, overrides=overrides, max_params=max_params, max_macs=max_macs, seed=seed,
+                         resume=resume, overwrite=overwrite, role=role, oracle=oracle, worker_timeout=worker_timeout,
+                         idle_timeout=idle_timeout, trial_timeout=trial_timeout)
+    try:
+        run_search(opts, echo=click.echo)
+    except (_training_errors(), ValueError) as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _reference_specs_dir():

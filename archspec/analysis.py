@@ -180,9 +180,17 @@ def check(spec, choices=None, overrides=None) -> Analysis:
 
     Returns the Analysis (with warnings); raises SpecError listing every error.
     """
+    from .document import Document, load_document
+    from .errors import Loc
     from .resolve import resolve_lenient
+    from .training import training_config, training_section
 
-    graph, diagnostics = resolve_lenient(spec, choices, overrides)
+    doc = spec if isinstance(spec, Document) else load_document(spec, overrides=overrides)
+    graph, diagnostics = resolve_lenient(doc, choices)
+    try:
+        training_config(training_section(doc, graph), where=Loc(doc.file), graph=graph)
+    except SpecError as e:
+        diagnostics = [*diagnostics, *e.diagnostics]
     result = analyse(graph, strict=False)
     errors_before = any(d.severity == "error" for d in diagnostics)
     result.diagnostics = [*diagnostics, *result.diagnostics]

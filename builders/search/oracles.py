@@ -1,0 +1,126 @@
+"""Keras Tuner oracles that screen candidates before they become trials.
+
+Every candidate an oracle proposes is resolved and checked statically first
+(shapes, ``--max-params``, ``--max-macs``) and compared, by the canonical hash
+of its resolved graph, with the candidates already tried.  Invalid and
+duplicate candidates are recorded (``rejected.jsonl``) and replaced by a new
+proposal, so they never count as trials and the same network is never
+trained twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import keras_tuner as kt
+
+MAX_REJECTIONS_IN_A_ROW = 200
+
+
+class ScreeningMixin:
+    """Mix into a Keras Tuner oracle; ``screen(values) -> (ok, reason, graph_hash, info)``."""
+
+    screen = None
+
+    def _init_screening(self):
+        self._graph_hashes = set()
+        self._rejections = 0
+
+    def _reject(self, values, reason, graph_hash):
+        self._rejections += 1
+        self._tried_so_far.add(self._compute_values_hash(values))
+        path = os.path.join(self._project_dir, "rejected.jsonl")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"time": time.time(), "reason": reason, "graph_hash": graph_hash,
+                                "values": {k: v for k, v in values.items()}}, default=str) + "\n")
+
+    def _accept(self, values):
+        """None if values pass the screen (and are new); else the rejection reason."""
+        if self.screen is None:
+            return None
+        ok, reason, graph_hash = self.screen(values)
+        if ok and graph_hash in self._graph_hashes:
+            ok, reason = False, f"duplicate: resolves to the same network ({graph_hash}) as an earlier trial"
+        if not ok:
+            self._reject(values, reason, graph_hash)
+            return reason
+        self._graph_hashes.add(graph_hash)
+        return None
+
+    def _random_values(self):
+        for _ in range(MAX_REJECTIONS_IN_A_ROW):
+            values = super()._random_values()
+            if values is None:
+                return None
+            if self._accept(values) is None:
+                return values
+        return None
+
+    def get_state(self):
+        state = super().get_state()
+        state["archspec_graph_hashes"] = sorted(self._graph_hashes)
+        state["archspec_rejections"] = self._rejections
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._graph_hashes = set(state.get("archspec_graph_hashes", []))
+        self._rejections = state.get("archspec_rejections", 0)
+
+
+class RandomOracle(ScreeningMixin, kt.oracles.RandomSearchOracle):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_screening()
+
+
+class BayesianOracle(ScreeningMixin, kt.oracles.BayesianOptimizationOracle):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_screening()
+
+    def populate_space(self, trial_id):
+        response = super().populate_space(trial_id)
+        values = response.get("values")
+        # the Gaussian process proposes points without seeing the screen: check them too
+        if response.get("status") == "RUNNING" and values is not None and not self._is_screened(values):
+            if self._accept(values) is not None:
+                return self._random_populate_space()
+        return response
+
+    def _is_screened(self, values):
+        return self.screen is None or self.screen_cache_hit(values)
+
+    def screen_cache_hit(self, values):
+        # values that came from _random_values were screened already
+        return getattr(self, "_last_random", None) is values
+
+    def _random_values(self):
+        values = super()._random_values()
+        self._last_random = values
+        return values
+
+
+class HyperbandOracle(ScreeningMixin, kt.oracles.HyperbandOracle):
+    """New candidates are screened; later rounds continue earlier (valid) trials with more epochs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_screening()
+
+
+def make_oracle(tuner: str, objective, max_trials: int, seed: int | None, max_epochs: int):
+    common = dict(objective=objective, seed=seed, max_retries_per_trial=0,
+                  max_consecutive_failed_trials=10**9)  # a failed trial never stops the search
+    if tuner == "random":
+        return RandomOracle(max_trials=max_trials, **common)
+    if tuner == "bayesian":
+        return BayesianOracle(max_trials=max_trials, **common)
+    if tuner == "hyperband":
+        # Hyperband sizes its brackets from max_epochs; max_trials still caps the trial count
+        oracle = HyperbandOracle(max_epochs=max(max_epochs, 2), factor=3, hyperband_iterations=1, **common)
+        oracle.max_trials = max_trials
+        return oracle
+    raise ValueError(f"unknown tuner {tuner!r}; one of random, bayesian, hyperband")

@@ -1,0 +1,203 @@
+"""``archspec search``: architecture search over an annotated spec with Keras Tuner.
+
+Reading top to bottom: the annotated spec becomes a :class:`SpecHyperModel`
+(conditional hyperparameters), an oracle proposes candidates that are screened
+statically (:mod:`builders.search.oracles`), each accepted candidate trains in
+a process of its own with the training code of ``archspec train``
+(:mod:`builders.search.runner`), and the results become a leaderboard
+(``trials.csv``), a plot (``search.png``) and ``best.yaml``, a plain spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+import keras_tuner as kt
+
+from archspec.analysis import analyse
+from archspec.document import load_document
+from archspec.emit import to_yaml
+from archspec.resolve import resolve
+from archspec.training import TrainingError
+from builders.search import distributed
+from builders.search.oracles import make_oracle
+from builders.search.runner import TrialRunner
+from builders.search.space import SpecHyperModel, with_values
+
+OBJECTIVE = "val_accuracy"
+STATE_FILE = "search.json"
+
+
+@dataclass
+class SearchOptions:
+    spec: str
+    out: str
+    tuner: str = "random"
+    max_trials: int = 10
+    epochs: int | None = None
+    data: str | None = None
+    devices: str | None = None
+    overrides: dict = field(default_factory=dict)
+    max_params: int | None = None
+    max_macs: int | None = None
+    seed: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    role: str | None = None  # None (local), "chief" or "worker"
+    oracle: str | None = None  # HOST:PORT for distributed mode
+    worker_id: str | None = None
+    worker_timeout: float = 120.0
+    idle_timeout: float = 600.0
+    trial_timeout: float | None = None
+    prefork: bool = True
+
+
+class ArchTuner(kt.engine.base_tuner.BaseTuner):
+    """A Keras Tuner whose trials train candidate specs in separate processes."""
+
+    def __init__(self, oracle, hypermodel, opts: SearchOptions, runner: TrialRunner, **kwargs):
+        self.opts = opts
+        self.runner = runner
+        super().__init__(oracle, hypermodel, **kwargs)
+
+    def run_trial(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        graph, diagnostics = self.hypermodel.candidate(with_values(trial.hyperparameters, values))
+        choices = {d.name: d.value for d in graph.decisions}
+        overrides = dict(self.opts.overrides)
+        epochs = values.get("tuner/epochs", self.opts.epochs)
+        if "tuner/trial_id" in values:  # Hyperband: continue the earlier trial's weights
+            prev = os.path.join(self.opts.out, "trials", str(values["tuner/trial_id"]), "run")
+            if os.path.isdir(prev):
+                overrides["training.init_from"] = os.path.abspath(prev)
+                epochs = max(1, int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0)))
+        if epochs is not None:
+            overrides["training.epochs"] = int(epochs)
+        if self.opts.data is not None:
+            overrides["training.data"] = _absolute(self.opts.data)
+        options = {"spec": os.path.abspath(self.opts.spec), "overrides": overrides, "choices": choices,
+                   "overwrite": True, "devices": self.opts.devices, "verbose": 2}
+        trial_dir = os.path.join(self.opts.out, "trials", str(trial.trial_id))
+        with open(os.path.join(_mkdir(trial_dir), "candidate.yaml"), "w", encoding="utf-8") as f:
+            f.write(to_yaml(graph))
+        with open(os.path.join(trial_dir, "tuner_id"), "w", encoding="utf-8") as f:
+            f.write(self.tuner_id + "\n")
+
+        def heartbeat():
+            self.oracle.get_trial(trial.trial_id)
+
+        result = self.runner.run(options, trial_dir, heartbeat=heartbeat if self._is_worker() else None)
+        if result["status"] != "ok":
+            raise kt.errors.FailedTrialError(result.get("message", "the trial failed"))
+        m = result["metrics"]
+        val = (m.get("validation") or m.get("test") or {}).get("accuracy")
+        if val is None:
+            raise kt.errors.FailedTrialError("the trial reported no validation accuracy")
+        totals = analyse(graph, strict=False).totals()
+        return {OBJECTIVE: float(val), "test_accuracy": float((m.get("test") or {}).get("accuracy", float("nan"))),
+                "trial_seconds": float(result["seconds"]), "params": float(totals["params"]),
+                "macs": float(totals["macs"])}
+
+
+def _mkdir(path):
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _absolute(path):
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
+    """The oracles' screen: resolve and check a candidate statically, apply the user's limits."""
+
+    def screen(values):
+        graph, diagnostics = hm.candidate(with_values(oracle.get_space(), values))
+        errors = [d for d in diagnostics if d.severity == "error"]
+        if not errors:
+            analysis = analyse(graph, strict=False)
+            errors = [d for d in analysis.diagnostics if d.severity == "error"]
+        if errors:
+            return False, f"invalid: {errors[0]}", None
+        totals = analysis.totals()
+        if opts.max_params is not None and totals["params"] > opts.max_params:
+            return False, f"over --max-params: {totals['params']:,} > {opts.max_params:,}", graph.hash()
+        if opts.max_macs is not None and totals["macs"] > opts.max_macs:
+            return False, f"over --max-macs: {totals['macs']:,} > {opts.max_macs:,}", graph.hash()
+        return True, "", graph.hash()
+
+    return screen
+
+
+def _prepare_out(opts: SearchOptions):
+    state = os.path.join(opts.out, STATE_FILE)
+    if opts.role == "worker":
+        return
+    # workers started beside the chief may already have made their own folders in a shared --out
+    ours = [n for n in os.listdir(opts.out) if not (n.startswith("worker-") or n == "trials")] \
+        if os.path.isdir(opts.out) else []
+    if ours:
+        if opts.overwrite:
+            shutil.rmtree(opts.out)
+        elif not opts.resume:
+            raise TrainingError(f"{opts.out} exists: add --resume to continue that search or --overwrite to start over")
+        elif not os.path.exists(state):
+            raise TrainingError(f"{opts.out} is not an archspec search folder (no {STATE_FILE})")
+        else:
+            with open(state, encoding="utf-8") as f:
+                old = json.load(f)
+            if old.get("spec") != os.path.abspath(opts.spec):
+                raise TrainingError(f"{opts.out} holds a search of {old.get('spec')}, not of {opts.spec}")
+    elif opts.resume:
+        raise TrainingError(f"--resume: {opts.out} holds no search to resume")
+    os.makedirs(opts.out, exist_ok=True)
+    with open(state, "w", encoding="utf-8") as f:
+        json.dump({"spec": os.path.abspath(opts.spec), "tuner": opts.tuner, "max_trials": opts.max_trials,
+                   "epochs": opts.epochs, "data": opts.data, "seed": opts.seed}, f, indent=1)
+
+
+def search(opts: SearchOptions, echo=print) -> dict:
+    """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial)."""
+    start = time.perf_counter()
+    doc = load_document(opts.spec, overrides=opts.overrides)
+    defaults = resolve(doc)  # the annotated spec must check at its default choices
+    if not defaults.decisions:
+        raise TrainingError(f"{opts.spec} has no search annotations ({{choice: ...}}, {{int: ...}}, ...): "
+                            "nothing to search; use archspec train")
+    if opts.role:
+        if not opts.oracle:
+            raise TrainingError("--role needs --oracle HOST:PORT")
+        distributed.configure(opts.role, opts.oracle, opts.worker_id)
+        if opts.role == "worker":
+            from keras_tuner.src.distribute import oracle_client
+
+            oracle_client.TIMEOUT = opts.idle_timeout  # a worker does not wait an hour for a dead chief
+    _prepare_out(opts)
+    hm = SpecHyperModel(doc)
+    max_epochs = opts.epochs or int(defaults.training.get("epochs", 10))
+    oracle = make_oracle(opts.tuner, kt.Objective(OBJECTIVE, "max"), opts.max_trials, opts.seed, max_epochs)
+    oracle.screen = make_screen(hm, oracle, opts)
+    runner = TrialRunner(prefork=opts.prefork, timeout=opts.trial_timeout)
+    directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
+    tuner = ArchTuner(oracle, hm, opts, runner, directory=directory, project_name="tuner", overwrite=False)
+    try:
+        if opts.role == "chief":
+            tuner.save()
+            distributed.serve_chief(oracle, worker_timeout=opts.worker_timeout, idle_timeout=opts.idle_timeout,
+                                    log=echo)
+        else:
+            tuner.search(verbose=0)
+    finally:
+        runner.close()
+    if opts.role == "worker":
+        echo(f"worker {os.environ['KERASTUNER_TUNER_ID']}: done")
+        return {}
+    from builders.search.report import write_results
+
+    summary = write_results(doc, oracle, opts, echo)
+    summary["seconds"] = time.perf_counter() - start
+    return summary

@@ -1,0 +1,260 @@
+"""archspec search: conditional hyperparameters, screening, isolated trials, resume, distributed mode."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+kt = pytest.importorskip("keras_tuner")
+
+from archspec import check  # noqa: E402
+from archspec.document import load_document  # noqa: E402
+from builders.search.oracles import make_oracle  # noqa: E402
+from builders.search.space import SpecHyperModel  # noqa: E402
+from builders.search.tuner import SearchOptions, make_screen  # noqa: E402
+
+from .conftest import ROOT, run_cli  # noqa: E402
+
+SPACE = """
+spec_version: 1
+name: space
+include: [std:resnet]
+blocks:
+  plain:
+    params: {filters: int, strides: {type: int, default: 1}, shortcut: {type: str, default: identity}}
+    layers:
+      - conv2d: {id: conv, filters: "${filters}", kernel: {choice: [3, 5]}, padding: same, activation: relu}
+layers:
+  - input: {shape: [8, 8, 1]}
+  - conv2d: {id: stem, filters: 8, kernel: 3, padding: same}
+  - kind: {choice: [plain, basic]}
+    id: stage
+    repeat: {int: [1, 2]}
+    filters: 8
+    first: {shortcut: projection}
+  - global_avg_pool2d: {id: gap}
+  - dense: {id: out, units: 10, activation: softmax}
+"""
+
+# a small search on digits: trains in seconds per trial on 2 CPU cores
+TINY = """
+spec_version: 1
+name: tiny
+training: {epochs: 1, batch_size: 64}
+layers:
+  - input: {shape: [8, 8, 1]}
+  - conv2d: {id: conv, filters: {choice: [4, 8]}, kernel: 3, padding: same, activation: relu}
+  - conv2d: {id: extra, filters: 8, kernel: 3, padding: same, activation: relu, when: {bool: false}}
+  - flatten
+  - dense: {units: 10, activation: softmax}
+"""
+
+
+def _oracle_and_model(path, tuner="random", **limits):
+    doc = load_document(path)
+    hm = SpecHyperModel(doc)
+    oracle = make_oracle(tuner, kt.Objective("val_accuracy", "max"), 10, 1, 4)
+    opts = SearchOptions(spec=path, out=os.path.dirname(path), **limits)
+    oracle.screen = make_screen(hm, oracle, opts)
+    oracle._set_project_dir(os.path.dirname(path), "tuner")
+    hp = oracle.get_space()
+    hm.declare_hyperparameters(hp)
+    oracle.update_space(hp)
+    # what BaseTuner does: build until every conditional scope was seen active
+    tuner_like = kt.engine.base_tuner.BaseTuner.__new__(kt.engine.base_tuner.BaseTuner)
+    tuner_like.oracle, tuner_like.hypermodel = oracle, hm
+    tuner_like._activate_all_conditions()
+    return oracle, hm
+
+
+def test_conditional_hyperparameters(write_spec):
+    oracle, hm = _oracle_and_model(write_spec(SPACE))
+    space = {hp.name: hp for hp in oracle.get_space().space}
+    assert set(space) == {"stage.kind", "stage.repeat", "stage/block1/conv.kernel", "stage/block2/conv.kernel"}
+    cond = lambda name: [(c.name, c.values) for c in space[name].conditions]  # noqa: E731
+    assert cond("stage/block1/conv.kernel") == [("stage.kind", ["plain"])]
+    assert cond("stage/block2/conv.kernel") == [("stage.kind", ["plain"]), ("stage.repeat", [2])]
+    for _ in range(12):  # only the parameters active in a candidate are sampled and recorded
+        values = oracle._random_values()
+        if values is None:
+            break
+        if values["stage.kind"] == "basic":
+            assert not any(k.endswith("conv.kernel") for k in values)
+        elif values["stage.repeat"] == 1:
+            assert "stage/block2/conv.kernel" not in values
+
+
+def test_invalid_and_duplicate_candidates_are_screened(write_spec):
+    path = write_spec("""
+        spec_version: 1
+        layers:
+          - input: {shape: [6, 6, 1]}
+          - conv2d: {id: c, filters: 2, kernel: {choice: [3, 9]}}
+          - flatten
+          - dense: {id: d, units: {choice: [4, 4.0, 400]}}
+    """)
+    oracle, _ = _oracle_and_model(path, max_params=5000)
+    trials = [oracle.create_trial("t0") for _ in range(1)]
+    seen = set()
+    for _ in range(5):
+        trial = oracle.create_trial(f"t{len(seen) + 1}")
+        if trial.status != "RUNNING":
+            break
+        seen.add(json.dumps(trial.hyperparameters.values, sort_keys=True))
+        oracle.end_trial(trial)
+    accepted = [trials[0].hyperparameters.values] + [json.loads(s) for s in seen]
+    for v in accepted:
+        assert v["c.kernel"] == 3 and v["d.units"] != 400  # the 9x9 kernel and 400 units never became trials
+    assert len(accepted) == 1  # "4" and "4.0" resolve to the same network: trained once
+    rejected = [json.loads(line) for line in open(os.path.join(os.path.dirname(path), "tuner", "rejected.jsonl"))]
+    reasons = " ".join(r["reason"] for r in rejected)
+    assert "invalid:" in reasons and "exceeds its 6×6 input" in reasons
+    assert "over --max-params" in reasons and "duplicate" in reasons
+
+
+@pytest.mark.slow
+def test_search_end_to_end(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.replace("training: {epochs: 1, batch_size: 64}",
+                                 "training: {epochs: 1, batch_size: 64, "
+                                 "data: {choice: [digits, " + str(tmp_path / "missing.npz") + "]}}"))
+    out = tmp_path / "out"
+    r = run_cli("search", str(spec), "--max-trials", "4", "-o", str(out), "--seed", "3", timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = list(csv.DictReader(open(out / "trials.csv")))
+    trials = [row for row in rows if not row["trial"].startswith("-")]
+    assert len(trials) == 4
+    statuses = {row["status"] for row in trials}
+    assert "completed" in statuses and "failed" in statuses  # a failing trial is recorded; the search goes on
+    failed = [row for row in trials if row["status"] == "failed"][0]
+    assert "missing.npz" in failed["note"]
+    assert (out / "search.png").exists() and "best:" in r.stdout
+    best = (out / "best.yaml").read_text()
+    assert "choice" not in best.split("\n", 2)[2] and "when:" not in best
+    assert check(str(out / "best.yaml")).totals()["params"] > 0
+    assert run_cli("render", str(out / "best.yaml"), "-o", str(tmp_path / "best.dot")).returncode == 0
+    # an existing folder is not overwritten
+    r = run_cli("search", str(spec), "--max-trials", "1", "-o", str(out))
+    assert r.returncode != 0 and "--resume" in r.stderr and "Traceback" not in r.stderr
+
+
+def _search_process(spec, out, *extra, env=None):
+    return subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "search", str(spec), "-o", str(out),
+                             *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT, **(env or {})}, start_new_session=True)
+
+
+def _wait_for(predicate, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_resume_after_kill(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    out = tmp_path / "out"
+    proc = _search_process(spec, out, "--max-trials", "3")
+    try:
+        assert _wait_for(lambda: (out / "trials" / "1" / "train.log").exists(), 300), proc.communicate()[0][-2000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    first = out / "trials" / "0" / "result.json"
+    assert first.exists()
+    mtime = first.stat().st_mtime
+    r = run_cli("search", str(spec), "-o", str(out), "--max-trials", "3", "--resume", timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert first.stat().st_mtime == mtime  # the finished trial was not run again
+    rows = [row for row in csv.DictReader(open(out / "trials.csv")) if not row["trial"].startswith("-")]
+    assert len(rows) == 3 and all(row["status"] == "completed" for row in rows)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_chief_and_two_workers(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    out = tmp_path / "out"
+    oracle = f"127.0.0.1:{_free_port()}"
+    common = ("--max-trials", "4", "--oracle", oracle, "--idle-timeout", "120", "--worker-timeout", "60")
+    chief = _search_process(spec, out, "--role", "chief", *common)
+    workers = [_search_process(spec, out, "--role", "worker", *common, env={"KERASTUNER_TUNER_ID": f"tuner{i}"})
+               for i in range(2)]
+    try:
+        chief_out, _ = chief.communicate(timeout=600)
+        for w in workers:
+            w.communicate(timeout=120)
+    finally:
+        for p in (chief, *workers):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    assert chief.returncode == 0, chief_out[-3000:]
+    assert (out / "best.yaml").exists()
+    ran_by = {(d / "tuner_id").read_text().strip() for d in (out / "trials").iterdir()}
+    assert ran_by == {"tuner0", "tuner1"}  # the trials were shared
+    assert all(w.returncode == 0 for w in workers)
+
+
+@pytest.mark.slow
+def test_chief_survives_a_dead_worker(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    out = tmp_path / "out"
+    oracle = f"127.0.0.1:{_free_port()}"
+    common = ("--max-trials", "2", "--oracle", oracle, "--idle-timeout", "30", "--worker-timeout", "15")
+    chief = _search_process(spec, out, "--role", "chief", *common)
+    worker = _search_process(spec, out, "--role", "worker", *common, env={"KERASTUNER_TUNER_ID": "tuner0"})
+    try:
+        assert _wait_for(lambda: (out / "trials" / "0" / "train.log").exists(), 300)
+        os.killpg(worker.pid, signal.SIGKILL)  # dies in the middle of its first trial
+        chief_out, _ = chief.communicate(timeout=240)
+    finally:
+        for p in (chief, worker):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    assert chief.returncode == 0, chief_out[-3000:]
+    assert "worker lost" in chief_out or "no worker request" in chief_out
+
+
+@pytest.mark.slow
+def test_search_process_memory_stays_flat(tmp_path, monkeypatch):
+    from builders.search import tuner as tuner_mod
+
+    rss = []
+
+    def on_trial_end(self, trial):
+        kt.engine.base_tuner.BaseTuner.on_trial_end(self, trial)
+        with open("/proc/self/statm") as f:
+            rss.append(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+
+    monkeypatch.setattr(tuner_mod.ArchTuner, "on_trial_end", on_trial_end)
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(textwrap.dedent("""
+        spec_version: 1
+        training: {epochs: 1, batch_size: 128}
+        layers:
+          - input: {shape: [8, 8, 1]}
+          - conv2d: {id: conv, filters: {int: [2, 64]}, kernel: {choice: [1, 3]}, padding: same, activation: relu}
+          - flatten
+          - dense: {units: 10, activation: softmax}
+    """))
+    tuner_mod.search(SearchOptions(spec=str(spec), out=str(tmp_path / "out"), max_trials=8), echo=lambda *a: None)
+    assert len(rss) == 8
+    assert rss[-1] - rss[0] < 50 * 2**20, [r // 2**20 for r in rss]
