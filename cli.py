@@ -363,24 +363,28 @@ def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_pa
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (a plain spec)."""
     _tf_quiet()
     from archspec.document import load_document
+    from builders.search.runner import TrialRunner  # TF-free: the first trial's process starts importing now
     from builders.training.run import quiet_native_stderr
 
-    with quiet_native_stderr():
-        from builders.search.tuner import SearchOptions
-        from builders.search.tuner import search as run_search
-
-    overrides = _pairs(sets, "--set")
-    if out is None:
-        name = load_document(spec, overrides=overrides).data.get("name") or os.path.splitext(os.path.basename(spec))[0]
-        out = os.path.join("searches", str(name))
-    opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
-                         devices=devices, overrides=overrides, max_params=max_params, max_macs=max_macs, seed=seed,
-                         resume=resume, overwrite=overwrite, role=role, oracle=oracle, worker_timeout=worker_timeout,
-                         idle_timeout=idle_timeout, trial_timeout=trial_timeout)
+    runner = None if role == "chief" else TrialRunner(timeout=trial_timeout).start()
     try:
-        run_search(opts, echo=click.echo)
+        with quiet_native_stderr():
+            from builders.search.tuner import SearchOptions
+            from builders.search.tuner import search as run_search
+        overrides = _pairs(sets, "--set")
+        if out is None:
+            name = load_document(spec, overrides=overrides).data.get("name") or os.path.splitext(os.path.basename(spec))[0]
+            out = os.path.join("searches", str(name))
+        opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
+                             devices=devices, overrides=overrides, max_params=max_params, max_macs=max_macs,
+                             seed=seed, resume=resume, overwrite=overwrite, role=role, oracle=oracle,
+                             worker_timeout=worker_timeout, idle_timeout=idle_timeout, trial_timeout=trial_timeout)
+        run_search(opts, echo=click.echo, runner=runner)
     except (_training_errors(), ValueError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        if runner is not None:
+            runner.abort()  # only a spare the search never got to use is left here
 
 
 def _reference_specs_dir():

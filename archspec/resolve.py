@@ -80,6 +80,7 @@ class Scope:
     block_input: Ref | None = None
     block_stack: tuple = ()
     conditions: tuple = ()
+    body_conditions: tuple = ()  # a chosen block type's: they hold inside its body, not for the item's own fields
     names: dict = field(default_factory=dict)  # local name -> entity
     name_locs: dict = field(default_factory=dict)
     output: object = None  # entity
@@ -344,6 +345,21 @@ class Resolver:
             in_refs = [Ref(scope, t, None, fields.at("inputs"), label) for t in inputs_raw]
         else:
             in_refs = [Ref(scope, None, prev, loc, label)] if prev is not None else []
+        # when: on a repeated item or a choice of kind switches the whole item, decided before the rest
+        if "when" in fields and ("repeat" in fields or (isinstance(kind, dict) and is_annotation(kind))):
+            on = self.value(fields["when"], scope, fields.at("when"), f"{label}.when", label)
+            if not isinstance(on, bool):
+                self.error(fields.at("when"), label, f"when: must be true or false, got {on!r}")
+                raise _Skip()
+            if isinstance(fields["when"], dict) and is_annotation(fields["when"]):
+                scope = _with_conditions(scope, ((fields["when"].get("name") or f"{label}.when", (True,)),))
+            if not on:
+                ent = AliasEnt(in_refs[0]) if in_refs else ErrorEnt()
+                if isinstance(raw_id, str):
+                    self.define(scope, self.item_name(kind, fields, scope, loc, label), ent, loc, label)
+                return ent
+            fields = SrcMap({k: v for k, v in fields.items() if k != "when"}, loc=fields.loc, locs=fields.locs,
+                            key_locs=fields.key_locs)
         # a search choice of the kind (block type) is made once per item, before any repeat
         if isinstance(kind, dict) and is_annotation(kind):
             if not isinstance(raw_id, str) and not kind.get("name"):
@@ -351,12 +367,16 @@ class Resolver:
                 raise _Skip()
             ann_name = kind.get("name") or f"{label}.kind"
             chosen = self.decide(kind, scope, fields.at("kind"), f"{label}.kind", label)
-            option = chosen
+            option, extra = chosen, None
             if isinstance(chosen, dict) and len(chosen) == 1:
                 chosen, extra = next(iter(chosen.items()))
                 if extra:
                     fields = _merge(fields, extra)
-            scope = _with_conditions(scope, ((ann_name, (option,)),))
+            if extra or not (isinstance(chosen, str) and chosen in self.doc.blocks and K.lookup(chosen) is None):
+                scope = _with_conditions(scope, ((ann_name, (option,)),))
+            else:  # the item's own fields (repeat, widths) do not depend on which block type it is
+                scope = _with_conditions(scope, ())
+                scope.body_conditions = (*scope.body_conditions, (ann_name, (option,)))
             kind = chosen
         # repeat?
         if "repeat" in fields:
@@ -380,7 +400,7 @@ class Resolver:
             name = self.item_name(kind, fields, scope, loc, label)
             path = scope.child_path(name)
             rscope = Scope(path, dict(scope.vars), scope.defaults, scope, scope.root, scope.block_input,
-                           scope.block_stack, scope.conditions)
+                           scope.block_stack, scope.conditions, scope.body_conditions)
             ent = ScopeEnt(rscope)
             self.define(scope, name, ent, loc, path)
             self.scopes_out.setdefault(path, f"{kind if isinstance(kind, str) else 'choice'} ×{count}")
@@ -421,7 +441,8 @@ class Resolver:
             if ann_name is not None and i >= 1:
                 conds = (*conds, (ann_name, tuple(range(i + 1, hi + 1))))
             iscope = Scope(rscope.path, {**scope.vars, "i": i, "n": count}, scope.defaults, scope.parent if not has_id
-                           else scope, scope.root, scope.block_input, scope.block_stack, conds)
+                           else scope, scope.root, scope.block_input, scope.block_stack, conds,
+                           scope.body_conditions)
             iscope.names, iscope.name_locs, iscope.counters = rscope.names, rscope.name_locs, rscope.counters
             try:
                 last = self.expand_one(kind, it_fields, iscope, prev_refs, loc, None)
@@ -589,7 +610,7 @@ class Resolver:
             except _Skip:
                 pass
         body = Scope(path, variables, scope.defaults, None, scope.root, in_refs[0] if in_refs else None,
-                     (*scope.block_stack, block_name), scope.conditions)
+                     (*scope.block_stack, block_name), (*scope.conditions, *scope.body_conditions))
         for pname, spec in params.items():
             ploc = params.at(pname)
             ptype, default, choices = _param_spec(spec)
@@ -789,7 +810,7 @@ _MISSING = object()
 
 def _with_conditions(scope, conds):
     s = Scope(scope.path, scope.vars, scope.defaults, scope.parent, scope.root, scope.block_input,
-              scope.block_stack, (*scope.conditions, *conds))
+              scope.block_stack, (*scope.conditions, *conds), scope.body_conditions)
     s.names, s.name_locs, s.counters, s.output = scope.names, scope.name_locs, scope.counters, scope.output
     return s
 

@@ -117,7 +117,9 @@ def make_oracle(tuner: str, objective, max_trials: int, seed: int | None, max_ep
     if tuner == "random":
         return RandomOracle(max_trials=max_trials, **common)
     if tuner == "bayesian":
-        return BayesianOracle(max_trials=max_trials, **common)
+        # Keras Tuner's default (3 x the number of hyperparameters random trials first) would leave
+        # nothing for the Gaussian process in a budget of tens of trials
+        return BayesianOracle(max_trials=max_trials, num_initial_points=max(3, max_trials // 4), **common)
     if tuner == "hyperband":
         # Hyperband sizes its brackets from max_epochs; max_trials still caps the trial count
         oracle = HyperbandOracle(max_epochs=max(max_epochs, 2), factor=3, hyperband_iterations=1, **common)

@@ -24,6 +24,12 @@ class TrialRunner:
         self.timeout = timeout
         self.spare = None
 
+    def start(self):
+        """Start the spare process now (its imports then overlap with the search's own start-up)."""
+        if self.prefork and self.spare is None:
+            self.spare = self._spawn()
+        return self
+
     def _spawn(self):
         env = dict(os.environ)
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
@@ -79,12 +85,14 @@ class TrialRunner:
         return {"status": "failed", "message": f"the trial process {why} without a result",
                 "seconds": time.perf_counter() - start}
 
-    def close(self):
+    def abort(self):
+        """Stop the spare process at once (the search failed before it could use it)."""
         if self.spare is not None and self.spare.poll() is None:
-            try:
-                self.spare.stdin.close()  # an empty job: the spare exits
-                self.spare.wait(timeout=30)
-            except Exception:  # noqa: BLE001
-                self.spare.kill()
+            self.spare.kill()
+            self.spare.wait()
             self.spare._archspec_log.close()
         self.spare = None
+
+    def close(self):
+        """End the spare process: it is idle, waiting for a job, so it can simply be stopped."""
+        self.abort()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 import keras_tuner as kt
+from keras_tuner.src.engine import conditions as _conditions
 from keras_tuner.src.engine.hyperparameters import hp_types as _hp_types
 
 from archspec.annotations import Annotation
@@ -38,35 +39,43 @@ def decode(ann: Annotation, value):
 
 
 def declare(hp: kt.HyperParameters, name: str, ann: Annotation, conditions, annotations: dict):
-    """Declare (or look up) the hyperparameter for an annotation and return its spec value."""
-    scopes = []
-    for parent, values in conditions:
-        parent_ann = annotations.get(parent)
-        encoded = [encode(parent_ann, v) if parent_ann else v for v in values]
-        scopes.append(hp.conditional_scope(parent, encoded))
-    for scope in scopes:
-        scope.__enter__()
-    try:
-        if ann.head == "choice":
-            options = [encode(ann, o) for o in ann.options]
-            ordered = None if _scalar_options(ann.options) and not isinstance(ann.options[0], (str, bool)) else False
-            value = hp.Choice(name, options, ordered=ordered, default=encode(ann, ann.default_value()))
-        elif ann.head == "int":
-            value = hp.Int(name, ann.low, ann.high, step=ann.step, sampling="log" if ann.log else "linear",
-                           default=ann.default_value())
-        elif ann.head == "float":
-            value = hp.Float(name, float(ann.low), float(ann.high), step=ann.step,
-                             sampling="log" if ann.log else "linear", default=float(ann.default_value()))
-        elif ann.head == "bool":
-            value = hp.Boolean(name, default=ann.default_value())
-        else:  # subset: one on/off switch per option
-            default = ann.default_value()
-            value = [o for o in ann.options
-                     if hp.Boolean(f"{name}[{o}]", default=o in default)]
-    finally:
-        for scope in reversed(scopes):
-            scope.__exit__(None, None, None)
+    """Declare (or look up) the hyperparameter for an annotation and return its spec value.
+
+    The hyperparameter carries the conditions (parent choice, values) under which the resolver met
+    it; it is built with them directly rather than inside nested ``hp.conditional_scope`` blocks,
+    which would require every parent to have been declared under the same enclosing scopes.
+    Annotations tied by one ``name:`` (e.g. the width of every iteration of a stage) are one
+    hyperparameter, under the conditions of its first use (the least conditioned one).
+    """
+    known = [h for h in hp.space if h.name == name]
+    if known:
+        conds = list(known[0].conditions)
+    else:
+        conds = []
+        for parent, values in sorted(conditions, key=lambda c: c[0]):
+            parent_ann = annotations.get(parent)
+            conds.append(_conditions.Parent(parent, [encode(parent_ann, v) if parent_ann else v for v in values]))
+    if ann.head == "choice":
+        options = [encode(ann, o) for o in ann.options]
+        ordered = None if _scalar_options(ann.options) and not isinstance(ann.options[0], (str, bool)) else False
+        value = hp._retrieve(_hp_types.Choice(name, options, ordered=ordered, default=encode(ann, ann.default_value()),
+                                              conditions=conds))
+    elif ann.head == "int":
+        value = hp._retrieve(_hp_types.Int(name, ann.low, ann.high, step=ann.step, default=ann.default_value(),
+                                           sampling="log" if ann.log else "linear", conditions=conds))
+    elif ann.head == "float":
+        value = hp._retrieve(_hp_types.Float(name, float(ann.low), float(ann.high), step=ann.step,
+                                             sampling="log" if ann.log else "linear",
+                                             default=float(ann.default_value()), conditions=conds))
+    elif ann.head == "bool":
+        value = hp._retrieve(_hp_types.Boolean(name, default=ann.default_value(), conditions=conds))
+    else:  # subset: one on/off switch per option
+        default = ann.default_value()
+        value = [o for o in ann.options
+                 if hp._retrieve(_hp_types.Boolean(f"{name}[{o}]", default=o in default, conditions=conds))]
     annotations[name] = ann
+    if value is None:  # declared but inactive under the current values: the default stands
+        value = encode(ann, ann.default_value()) if ann.head != "subset" else list(ann.default_value())
     return decode(ann, value)
 
 

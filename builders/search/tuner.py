@@ -160,8 +160,12 @@ def _prepare_out(opts: SearchOptions):
                    "epochs": opts.epochs, "data": opts.data, "seed": opts.seed}, f, indent=1)
 
 
-def search(opts: SearchOptions, echo=print) -> dict:
-    """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial)."""
+def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -> dict:
+    """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial).
+
+    ``runner`` may be given already started (see :meth:`TrialRunner.start`), so that the first
+    trial's process imports TensorFlow while this one does.
+    """
     start = time.perf_counter()
     doc = load_document(opts.spec, overrides=opts.overrides)
     defaults = resolve(doc)  # the annotated spec must check at its default choices
@@ -181,7 +185,8 @@ def search(opts: SearchOptions, echo=print) -> dict:
     max_epochs = opts.epochs or int(defaults.training.get("epochs", 10))
     oracle = make_oracle(opts.tuner, kt.Objective(OBJECTIVE, "max"), opts.max_trials, opts.seed, max_epochs)
     oracle.screen = make_screen(hm, oracle, opts)
-    runner = TrialRunner(prefork=opts.prefork, timeout=opts.trial_timeout)
+    if runner is None:
+        runner = TrialRunner(prefork=opts.prefork, timeout=opts.trial_timeout)
     directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
     tuner = ArchTuner(oracle, hm, opts, runner, directory=directory, project_name="tuner", overwrite=False)
     try:

@@ -31,6 +31,10 @@ def main():
     with quiet_native_stderr():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
+
+        import builders.keras_model  # noqa: F401
+        import builders.training.data  # noqa: F401
+        import builders.training.report  # noqa: F401
     line = sys.stdin.readline()
     if not line.strip():
         return  # the search ended: a spare that was never used
@@ -54,3 +58,6 @@ def main():
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # the result is on disk: skip TensorFlow's slow interpreter teardown (the search waits on it)

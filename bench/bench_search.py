@@ -1,0 +1,230 @@
+"""Benchmarks for ``archspec search`` (issue 6).  Not a test: prints figures for the README.
+
+Parts (``--part``, default all):
+
+quality   The block-structure search of ``specs/search/digits_blocks.yaml`` on digits with each
+          tuner (random, bayesian, hyperband) at the same budget of trials, as real
+          ``archspec search`` processes: best validation accuracy, the test accuracy of the
+          best trial, when 99 % test accuracy was first reached, wall time; then the winning
+          ``best.yaml`` of each is trained again with ``archspec train`` (a plain spec).
+overhead  Per-trial overhead of ``archspec search`` over a plain build and fit of the same
+          candidates: the search's wall time (process start to exit, N trials) against,
+          in one process after the imports, ``build_model`` + ``compile`` + ``fit`` of each
+          trial's candidate on the same data pipeline for the same epochs.
+memory    Memory of the search process: RSS after each of 30 trials (each trial runs in a
+          process of its own), against Keras Tuner's own in-process ``RandomSearch`` building
+          and fitting the same candidates in its process.
+
+    python bench/bench_search.py [--part quality|overhead|memory] [--trials 20] [--out DIR]
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SPEC = os.path.join(ROOT, "specs", "search", "digits_blocks.yaml")
+
+
+def archspec(*args, timeout=7200):
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=ROOT, capture_output=True,
+                       text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT})
+    if r.returncode:
+        sys.exit(f"archspec {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r, time.perf_counter() - t
+
+
+def trials_of(out):
+    with open(os.path.join(out, "trials.csv"), encoding="utf-8") as f:
+        return [row for row in csv.DictReader(f) if not row["trial"].startswith("-")]
+
+
+def part_quality(args, work):
+    rows = []
+    for tuner in ("random", "bayesian", "hyperband"):
+        out = os.path.join(work, tuner)
+        _, seconds = archspec("search", SPEC, "--tuner", tuner, "--max-trials", str(args.trials), "-o", out,
+                              "--seed", str(args.seed))
+        trials = trials_of(out)
+        done = [t for t in trials if t["status"] == "completed"]
+        best = max(done, key=lambda t: float(t["val_accuracy"]))
+        first99 = next((i + 1 for i, t in enumerate(trials)
+                        if t["status"] == "completed" and float(t["test_accuracy"]) >= 0.99), None)
+        run = os.path.join(work, f"{tuner}-best-run")
+        archspec("train", os.path.join(out, "best.yaml"), "-o", run, "-q")
+        with open(os.path.join(run, "metrics.json"), encoding="utf-8") as f:
+            retrained = json.load(f)["test"]["accuracy"]
+        rows.append((tuner, len(trials), len(done), float(best["val_accuracy"]), float(best["test_accuracy"]),
+                     retrained, first99, seconds, best["choices"]))
+        print(f"  {tuner}: done in {seconds:.0f} s", flush=True)
+    print(f"\nblock-structure search on digits, {args.trials} trials each (seed {args.seed}):")
+    print("| tuner | trials (completed) | best val acc | its test acc | best.yaml retrained: test acc "
+          "| first trial >= 99 % test | wall time |")
+    print("|---|---|---|---|---|---|---|")
+    for tuner, n, ok, val, test, re, first, s, _ in rows:
+        print(f"| {tuner} | {n} ({ok}) | {100 * val:.2f} % | {100 * test:.2f} % | {100 * re:.2f} % | "
+              f"{first or '-'} | {s / 60:.1f} min |")
+    for tuner, *_, choices in rows:
+        print(f"  {tuner} best: {choices}")
+
+
+def part_overhead(args, work):
+    import keras
+
+    out = os.path.join(work, "overhead")
+    n = args.overhead_trials
+    _, search_s = archspec("search", SPEC, "--max-trials", str(n), "--epochs", str(args.epochs), "-o", out,
+                           "--seed", str(args.seed))
+    import archspec as _  # noqa: F401  (registers the custom layers)
+    from archspec.training import spec_training_config
+    from builders.keras_model import build_model
+    from builders.training.augment import make_augment
+    from builders.training.data import load_data, make_dataset
+
+    candidates = [(json.loads(t["choices"])) for t in trials_of(out) if t["status"] == "completed"]
+    data = load_data("digits")
+    plain = []
+    for choices in candidates:
+        t0 = time.perf_counter()
+        graph, cfg = spec_training_config(SPEC, {"training.epochs": args.epochs}, choices)
+        shape = tuple(graph.inputs[0].attrs["shape"])
+        common = dict(input_shape=shape, batch_size=cfg["batch_size"], num_classes=10)
+        augment = make_augment(cfg["augmentation"], shape, 0)  # the same pipeline as the trials'
+        train = make_dataset(data.splits["train"], training=True, augment=augment, seed=0, **common)
+        val = make_dataset(data.splits["val"], **common)
+        keras.utils.set_random_seed(0)
+        model = build_model(graph)
+        model.compile(optimizer=keras.optimizers.Adam(cfg["optimizer"]["learning_rate"]),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(train, validation_data=val, epochs=args.epochs, verbose=0)
+        model.evaluate(val, verbose=0)
+        plain.append(time.perf_counter() - t0)
+        keras.backend.clear_session()
+    per_search = search_s / len(candidates)
+    per_plain = sum(plain) / len(plain)
+    print(f"\nper-trial overhead, {len(candidates)} candidates x {args.epochs} epochs on digits:")
+    print("| | per trial | ratio |")
+    print("|---|---|---|")
+    print(f"| plain build + fit in one process (imports not counted) | {per_plain:.2f} s | 1.00 |")
+    print(f"| `archspec search` (whole process, each trial in its own) | {per_search:.2f} s | "
+          f"{per_search / per_plain:.3f} |")
+
+
+def part_memory(args, work):
+    """RSS of the search process after each trial: archspec search (isolated) vs in-process Keras Tuner."""
+    script = os.path.join(work, "memory_probe.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(MEMORY_PROBE)
+    results = {}
+    for mode in ("archspec", "keras_tuner"):
+        r = subprocess.run([sys.executable, script, mode, SPEC, os.path.join(work, f"mem-{mode}"),
+                            str(args.memory_trials)], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": ROOT}, timeout=7200)
+        if r.returncode:
+            sys.exit(f"memory probe {mode} failed:\n{r.stderr[-3000:]}")
+        results[mode] = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"\nsearch-process memory (RSS) over {args.memory_trials} trials (1 epoch each):")
+    print("| | after trial 1 | after last | growth | per trial |")
+    print("|---|---|---|---|---|")
+    for mode, rss in results.items():
+        mib = [x / 2**20 for x in rss]
+        print(f"| {'archspec search (a process per trial)' if mode == 'archspec' else 'Keras Tuner in-process'} "
+              f"| {mib[0]:.0f} MiB | {mib[-1]:.0f} MiB | {mib[-1] - mib[0]:+.1f} MiB | "
+              f"{(mib[-1] - mib[0]) / (len(mib) - 1):+.2f} MiB |")
+
+
+MEMORY_PROBE = r'''
+import json, os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+mode, spec, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+import keras_tuner as kt
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+samples = []
+if mode == "archspec":
+    from builders.search import tuner as T
+
+    class Probe(T.ArchTuner):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            samples.append(rss())
+
+    T.ArchTuner = Probe
+    T.search(T.SearchOptions(spec=spec, out=out, max_trials=n, epochs=1, overwrite=True), echo=lambda *a: None)
+else:
+    import keras
+    import archspec
+    from archspec.document import load_document
+    from archspec.training import spec_training_config
+    from builders.keras_model import build_model
+    from builders.search.space import SpecHyperModel
+    from builders.training.data import load_data, make_dataset
+
+    data = load_data("digits")
+    doc = load_document(spec)
+
+    class HM(SpecHyperModel):
+        def build(self, hp):
+            graph = self.candidate(hp)[0]
+            model = build_model(graph)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+    shape = (16, 16, 1)
+    common = dict(input_shape=shape, batch_size=32, num_classes=10)
+    train = make_dataset(data.splits["train"], training=True, seed=0, **common)
+    val = make_dataset(data.splits["val"], **common)
+
+    # Keras Tuner imports the tensorboard package for every trial under TensorFlow (for an HParams
+    # callback); TensorFlow 2.21 no longer installs it, and nothing here uses TensorBoard
+    kt.Tuner._configure_tensorboard_dir = lambda self, callbacks, trial, execution=0: None
+
+    class Probe(kt.RandomSearch):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            samples.append(rss())
+
+    hm = HM(doc)
+    tuner = Probe(hm, objective="val_accuracy", max_trials=n, directory=out, project_name="kt", overwrite=True,
+                  max_consecutive_failed_trials=n)
+    tuner.search(train, validation_data=val, epochs=1, verbose=0)
+print(json.dumps(samples))
+'''
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=["quality", "overhead", "memory", "all"], default="all")
+    ap.add_argument("--trials", type=int, default=20, help="trials per tuner (quality)")
+    ap.add_argument("--overhead-trials", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
+    ap.add_argument("--memory-trials", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", help="keep the searches here (default: a temporary folder)")
+    args = ap.parse_args()
+    work = args.out or tempfile.mkdtemp(prefix="bench-search-")
+    os.makedirs(work, exist_ok=True)
+    try:
+        for part in ("quality", "overhead", "memory"):
+            if args.part in (part, "all"):
+                globals()[f"part_{part}"](args, work)
+    finally:
+        if not args.out:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
