@@ -183,6 +183,62 @@ def build(spec, output, show_summary, no_aux, sets, chooses):
         save_model(model, output)
         click.echo(f"wrote {output} ({model.count_params():,} params)", err=True)
 
+@cli.command()
+@click.argument("target", metavar="LAYER|SPEC")
+@click.option("--explicit-backward", is_flag=True,
+              help="With a SPEC: build every conv2d with the explicit-backward Conv2D first.")
+@click.option("--coords", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Random coordinates checked per tensor.")
+@click.option("--batch", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With a SPEC: images in the random input batch.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threshold", type=float, default=None,
+              help="Largest relative error accepted (default: 1e-7 for a LAYER, 1e-4 for a SPEC).  cs231n: <=1e-7 "
+                   "good; up to 1e-4 fine only with kinks such as ReLU or max pooling, and for the tiny gradients "
+                   "of deep models, whose float64 round-off alone reaches ~1e-7; >1e-2 wrong.")
+@_set_option
+@_choose_option
+def gradcheck(target, explicit_backward, coords, batch, seed, threshold, sets, chooses):
+    """Numerical gradient check in float64: analytic gradients against centred differences.
+
+    LAYER is one of archspec's custom layers (lrn, explicit_conv2d: a few settings each); SPEC is a
+    spec file, whose whole Keras model is checked (inference mode: dropout off, no augmentation).
+    Prints the largest relative error per weight tensor and input; exit 1 when one exceeds --threshold.
+    """
+    _tf_quiet()
+    from builders.training.run import quiet_native_stderr
+
+    layers = ("lrn", "explicit_conv2d")  # builders.gradcheck.LAYER_CASES, named here to fail before TF starts
+    if target in layers:
+        graph = None
+    elif os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
+        graph = _analyse(target, sets, chooses).graph
+    else:
+        raise click.BadParameter(f"{target!r} is neither a layer ({', '.join(layers)}) nor a spec file",
+                                 param_hint="LAYER|SPEC")
+    if threshold is None:
+        threshold = 1e-7 if graph is None else 1e-4
+    with quiet_native_stderr():  # TensorFlow's start-up and device chatter
+        from builders import gradcheck as G
+
+        if graph is None:
+            cases = G.check_layer_cases(target, n_coords=coords, seed=seed)
+        else:
+            if explicit_backward:
+                graph = G.with_explicit_backward(graph)
+            cases = [(graph.name, G.check_graph(graph, batch=batch, n_coords=coords, seed=seed))]
+    worst = 0.0
+    for label, results in cases:
+        click.echo(f"{target}: {label}")
+        click.echo(G.format_results(results))
+        worst = max([worst, *(r.max_rel_error if r.max_rel_error == r.max_rel_error else float("inf")
+                              for r in results)])
+    ok = worst <= threshold
+    click.echo(f"max relative error {worst:.3e}: {G.verdict(worst)} "
+               f"({'within' if ok else 'BEYOND'} the threshold {threshold:g})")
+    if not ok:
+        sys.exit(1)
+
 # ---- render (builders.diagram) ----
 
 

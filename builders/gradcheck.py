@@ -436,3 +436,73 @@ def format_results(results):
             f"{r.max_rel_error:12.3e}  {r.verdict}"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- what `archspec gradcheck` checks
+
+#: The custom layers ``archspec gradcheck LAYER`` knows, each with the cases it checks:
+#: (label, factory, input shape).  The inputs are standard normal; biases random so that
+#: their gradients are not checked only at zero.
+def _lrn_cases():
+    from builders.layers import LocalResponseNormalization as LRN
+
+    return [
+        ("paper constants k=2 n=5 alpha=1e-4 beta=0.75", lambda: LRN(k=2.0, n=5, alpha=1e-4, beta=0.75), (2, 5, 5, 8)),
+        ("strong: k=1 n=3 alpha=0.5 beta=0.75", lambda: LRN(k=1.0, n=3, alpha=0.5, beta=0.75), (2, 4, 4, 6)),
+        ("caffe convention local_size=5 alpha=1e-4", lambda: LRN(size=5, alpha=1e-4, beta=0.75, k=1.0,
+                                                                 convention="caffe"), (2, 4, 4, 7)),
+    ]
+
+
+def _explicit_conv2d_cases():
+    from builders.layers import ExplicitConv2D
+
+    def conv(**kw):
+        return lambda: ExplicitConv2D(3, bias_initializer="random_normal", **kw)
+
+    return [
+        ("3x3 stride 1 same", conv(kernel_size=3, padding="same"), (2, 7, 7, 2)),
+        ("3x3 stride 2 same (asymmetric padding)", conv(kernel_size=3, strides=2, padding="same"), (2, 8, 8, 2)),
+        ("5x5 stride 3 valid", conv(kernel_size=5, strides=3, padding="valid"), (2, 9, 9, 2)),
+        ("3x3 dilation 2 same", conv(kernel_size=3, dilation_rate=2, padding="same"), (2, 9, 9, 2)),
+        ("4x4 stride 2 same, tanh", conv(kernel_size=4, strides=2, padding="same", activation="tanh"), (2, 8, 9, 2)),
+    ]
+
+
+LAYER_CASES = {"lrn": _lrn_cases, "explicit_conv2d": _explicit_conv2d_cases}
+
+
+def check_layer_cases(name, n_coords=DEFAULT_COORDS, seed=0):
+    """Check one of :data:`LAYER_CASES`; returns ``[(case label, results)]``."""
+    rng = np.random.default_rng(seed)
+    return [(label, check_layer(factory, rng.standard_normal(shape), n_coords=n_coords, seed=seed))
+            for label, factory, shape in LAYER_CASES[name]()]
+
+
+def with_explicit_backward(graph):
+    """The graph with every (ungrouped) ``conv2d`` node set to ``backward: explicit``."""
+    nodes = {p: (dataclasses.replace(n, attrs={**n.attrs, "backward": "explicit"})
+                 if n.kind == "conv2d" and int(n.attrs.get("groups", 1) or 1) == 1 else n)
+             for p, n in graph.nodes.items()}
+    return dataclasses.replace(graph, nodes=nodes)
+
+
+def _float64_inputs(graph):
+    """The graph with its floating-point ``input`` nodes in float64: a float32 input layer would
+    round the perturbed input back to float32 and swamp the input gradient's check."""
+    nodes = {p: (dataclasses.replace(n, attrs={**n.attrs, "dtype": "float64"})
+                 if n.kind == "input" and str(n.attrs.get("dtype", "float32")).startswith(("float", "bfloat")) else n)
+             for p, n in graph.nodes.items()}
+    return dataclasses.replace(graph, nodes=nodes)
+
+
+def check_graph(graph, batch=2, n_coords=DEFAULT_COORDS, seed=0):
+    """Gradient-check the Keras model of a resolved spec (every output, auxiliary heads included)
+    on a random standard-normal batch; returns the results (one per weight tensor, then inputs)."""
+    from builders.keras_model import build_model
+
+    rng = np.random.default_rng(seed)
+    graph = _float64_inputs(graph)
+    inputs = [rng.standard_normal((batch, *n.attrs["shape"])) for n in graph.inputs]
+    return check_model(lambda: build_model(graph, include_aux=True), inputs[0] if len(inputs) == 1 else inputs,
+                       n_coords=n_coords, seed=seed)
