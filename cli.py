@@ -125,7 +125,7 @@ def list_():
     click.echo("Layer kinds:")
     for name, kind in sorted(K.KINDS.items()):
         alias = f" (also: {', '.join(kind.aliases)})" if kind.aliases else ""
-        click.echo(f"  {name:<18} {kind.doc.split('.')[0]}{alias}")
+        click.echo(f"  {name:<18} {kind.doc.split('. ')[0].rstrip('.')}{alias}")
     click.echo("\nStandard blocks (include: [std:NAME]):")
     for fname in sorted(os.listdir(STD_BLOCKS)):
         if fname.endswith(".yaml"):

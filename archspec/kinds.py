@@ -650,7 +650,7 @@ for _kind in (
                   "non-trainable parameters, as Keras counts them).",
                   (f_float("momentum", 0.99, 0.0, 1.0), f_float("epsilon", 1e-3, 0.0),
                    f_bool("center", True), f_bool("scale", True)), "norm", aliases=("batch_norm", "bn")),
-    DropoutKind("dropout", "Dropout (Srivastava et al. 2014); inactive at inference.",
+    DropoutKind("dropout", "Dropout (Srivastava et al., 2014), inactive at inference.",
                 (f_float("rate", minimum=0.0, maximum=0.999),), "regularization", shorthand="rate"),
     ActivationKind("activation", "An activation function as its own node.",
                    (f_enum("fn", ACTIVATIONS), f_float("negative_slope", 0.2, 0.0)), "activation",
