@@ -132,7 +132,16 @@ def verdict(max_rel_error):
 
 @contextlib.contextmanager
 def float64_scope():
-    """Scoped ``floatx = "float64"`` and global dtype policy ``float64``."""
+    """Scoped ``floatx = "float64"`` and global dtype policy ``float64``.
+
+    On JAX, 64-bit types must be switched on first (``jax_enable_x64``): JAX otherwise silently
+    computes "float64" arrays in float32.  It stays on: turning it off would truncate the arrays
+    made meanwhile.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
     old_floatx = keras.config.floatx()
     old_policy = keras.config.dtype_policy()
     keras.config.set_floatx("float64")
@@ -393,12 +402,14 @@ def check_layer(
         floating input.
     """
     obj = to_float64(layer, inputs) if convert else layer
-    if convert is False and not obj.built:
-        obj(_inputs_to_numpy(inputs), training=False)
-    return _check(
-        obj, inputs, n_coords, h, seed, loss_fn, check_inputs,
-        _variable_names(obj),
-    )
+    # the whole check in float64: JAX's convert_to_tensor casts float64 arrays to floatx otherwise
+    with float64_scope():
+        if convert is False and not obj.built:
+            obj(_inputs_to_numpy(inputs), training=False)
+        return _check(
+            obj, inputs, n_coords, h, seed, loss_fn, check_inputs,
+            _variable_names(obj),
+        )
 
 
 def check_model(

@@ -1,0 +1,76 @@
+"""The builder and the custom layers run on Keras's JAX backend too (they are written on keras.ops).
+
+Each check runs in a fresh process with KERAS_BACKEND=jax (the backend is fixed at import) and
+compares with the TensorFlow model built here from the same spec with the same weights.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT, SPECS
+
+pytest.importorskip("jax")
+
+# LeNet-5 with the explicit-backward Conv2D, an LRN layer and sigmoid activations (Keras's tanh on
+# JAX is accurate to float32 only, even on float64 arrays, which a float64 gradient check shows)
+LENET_LRN = f"""
+spec_version: 1
+extends: {SPECS}/lenet5.yaml
+defaults:
+  conv2d: {{activation: sigmoid}}
+  dense: {{activation: sigmoid}}
+patch:
+  - {{at: c1, set: {{backward: explicit}}}}
+  - {{at: c3, set: {{backward: explicit}}}}
+  - {{at: c1, insert_after: [{{lrn: {{id: norm1, k: 2, n: 5, alpha: 1.0e-4, beta: 0.75}}}}]}}
+  - {{at: output, set: {{activation: softmax}}}}
+"""
+
+JAX_SCRIPT = r"""
+import json, sys
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from archspec.analysis import check
+from builders.keras_model import build_model
+from builders import gradcheck as G
+
+spec, weights, x = sys.argv[1], np.load(sys.argv[2]), np.load(sys.argv[3])
+graph = check(spec).graph
+model = build_model(graph)
+model.set_weights([weights[f"w{i}"] for i in range(len(weights.files))])
+out = np.asarray(model(x))
+# one training step: gradients flow through the explicit backward and LRN on JAX
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+loss = float(model.train_on_batch(x, np.arange(len(x)) % 10))
+worst = max(r.max_rel_error for r in G.check_graph(graph, batch=1, n_coords=2))
+print(json.dumps({"out": out.tolist(), "loss": loss, "gradcheck": worst}))
+"""
+
+
+@pytest.mark.slow
+def test_same_outputs_training_and_gradients_on_jax(write_spec, tmp_path):
+    from archspec.analysis import check
+    from builders.keras_model import build_model
+
+    spec = write_spec(LENET_LRN)
+    model = build_model(check(spec).graph)
+    np.savez(tmp_path / "w.npz", **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+    x = np.random.default_rng(0).standard_normal((4, 32, 32, 1)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    expected = np.asarray(model(x))
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run([sys.executable, "-c", JAX_SCRIPT, spec, str(tmp_path / "w.npz"), str(tmp_path / "x.npy")],
+                       capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(np.array(got["out"]), expected, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(got["loss"])
+    assert got["gradcheck"] < 1e-6
