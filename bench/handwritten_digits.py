@@ -28,7 +28,7 @@ def model_by_hand():
     for filters, stage in ((32, 1), (64, 2)):
         for block in (1, 2):
             x = L.Conv2D(filters, 3, padding="same", use_bias=False, name=f"s{stage}b{block}_conv")(x)
-            x = L.BatchNormalization(name=f"s{stage}b{block}_bn")(x)
+            x = L.BatchNormalization(momentum=0.9, name=f"s{stage}b{block}_bn")(x)
             x = L.Activation("relu", name=f"s{stage}b{block}_relu")(x)
         x = L.MaxPooling2D(2, name=f"pool{stage}")(x)
     x = L.GlobalAveragePooling2D(name="gap")(x)
