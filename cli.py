@@ -378,9 +378,11 @@ def predict(run, images, top_k, as_json):
     """Classify IMAGES (PNG, JPEG, BMP, GIF) with the model in the run folder RUN: the top-k classes."""
     _tf_quiet()
     from builders.training.run import predict as run_predict
+    from builders.training.run import quiet_native_stderr
 
     try:
-        results = run_predict(run, list(images), top_k)
+        with quiet_native_stderr():  # TensorFlow's device chatter when the model loads
+            results = run_predict(run, list(images), top_k)
     except _training_errors() as e:
         raise click.ClickException(str(e)) from None
     if as_json:
