@@ -51,10 +51,11 @@ def trials_of(out):
 
 def part_quality(args, work):
     rows = []
-    for tuner in ("random", "bayesian", "hyperband"):
+    for tuner in args.tuners.split(","):
         out = os.path.join(work, tuner)
+        epochs = ["--epochs", str(args.trial_epochs)] if args.trial_epochs else []
         _, seconds = archspec("search", SPEC, "--tuner", tuner, "--max-trials", str(args.trials), "-o", out,
-                              "--seed", str(args.seed))
+                              "--seed", str(args.seed), *epochs)
         trials = trials_of(out)
         done = [t for t in trials if t["status"] == "completed"]
         best = max(done, key=lambda t: float(t["val_accuracy"]))
@@ -67,7 +68,8 @@ def part_quality(args, work):
         rows.append((tuner, len(trials), len(done), float(best["val_accuracy"]), float(best["test_accuracy"]),
                      retrained, first99, seconds, best["choices"]))
         print(f"  {tuner}: done in {seconds:.0f} s", flush=True)
-    print(f"\nblock-structure search on digits, {args.trials} trials each (seed {args.seed}):")
+    print(f"\nblock-structure search on digits, {args.trials} trials each (seed {args.seed}"
+          + (f", {args.trial_epochs} epochs per trial" if args.trial_epochs else "") + "):")
     print("| tuner | trials (completed) | best val acc | its test acc | best.yaml retrained: test acc "
           "| first trial >= 99 % test | wall time |")
     print("|---|---|---|---|---|---|---|")
@@ -209,6 +211,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["quality", "overhead", "memory", "all"], default="all")
     ap.add_argument("--trials", type=int, default=20, help="trials per tuner (quality)")
+    ap.add_argument("--tuners", default="random,bayesian,hyperband", help="tuners compared (quality)")
+    ap.add_argument("--trial-epochs", type=int, help="epochs per trial (quality; default: the spec's)")
     ap.add_argument("--overhead-trials", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
     ap.add_argument("--memory-trials", type=int, default=30)
