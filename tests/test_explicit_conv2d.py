@@ -82,7 +82,7 @@ def test_grid_gradients_match_tensorflow_autodiff():
                 ec.conv2d_backward_input(dy, w, x.shape, s, padding, d, method),
                 gx_ref,
             )
-        for method in ("conv", "phase", "patches"):
+        for method in ("gemm", "conv", "phase", "patches"):
             errors[f"dw/{method}"] = _rel(
                 ec.conv2d_backward_kernel(x, dy, w.shape, s, padding, d, method),
                 gw_ref,

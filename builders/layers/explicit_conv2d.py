@@ -15,10 +15,12 @@ and computed with *forward* convolutions and elementwise/reshape ops only:
   ``a = (Hp - k_eff) mod s`` and cropped to the input size.
 
 These are the stride-1 paths and the reference ("dilate" / "conv") methods.
-For strides > 1 the default backward uses stride-phase decompositions of the
-same sums (each phase is a stride-1 forward convolution; no multiplications
-by the zeros that stride-dilating ``dy`` inserts, no ``s``-dilated kernel),
-which is what keeps it near the speed of TensorFlow's own gradient kernels.
+For strides > 1 the default ``dL/dX`` uses a stride-phase decomposition of
+the same sum (each phase is a stride-1 forward convolution; no
+multiplications by the zeros that stride-dilating ``dy`` inserts), and the
+default ``dL/dW`` computes the cross-correlation as one matrix product per
+kernel tap on flattened stride phases (`_backward_kernel_gemm`): large-kernel
+forward convolutions are slow on CPU. bench/bench_layers.py measures them.
 
 The pure functions `conv2d_forward`, `conv2d_backward_input` and
 `conv2d_backward_kernel` are public so that they can be tested on their own.
@@ -344,13 +346,17 @@ def conv2d_backward_kernel(
             tap ``(i, j)`` take the strided slice of ``xp`` that it sees and
             contract it with ``dy`` over ``(N, oh, ow)`` (a
             ``(C, N*oh*ow) x (N*oh*ow, O)`` matrix product; slow, kept
-            as a reference). ``"phase"`` (dilation 1): split ``x`` into
+            as a reference). ``"gemm"``: the same matrix product per tap,
+            but on flattened stride phases of ``xp`` in which every tap is
+            a contiguous, shifted range of rows (see
+            `_backward_kernel_gemm`): no slice copies, no large-kernel
+            convolution. ``"phase"`` (dilation 1): split ``x`` into
             its ``s*s`` stride phases and, per phase, correlate ``dy``
             (batch and channels swapped) with the phase used as the kernel:
             stride-1, dilation-1 convolutions that compute exactly the taps
             of that phase, no ``s``-dilated kernel and no padded copy of
-            ``x``. ``"auto"``: ``"conv"`` for stride 1, ``"phase"`` otherwise
-            (fastest on CPU, see bench/bench_layers.py).
+            ``x``. ``"auto"``: ``"gemm"`` (fastest on CPU, see
+            bench/bench_layers.py).
 
     Returns:
         ``dL/dW`` with shape ``(kh, kw, C, O)``.
@@ -365,7 +371,11 @@ def conv2d_backward_kernel(
     lo_h, hi_h, oh = conv_padding(in_h, kh, sh, dh, padding)
     lo_w, hi_w, ow = conv_padding(in_w, kw, sw, dw, padding)
     if method == "auto":
-        method = "phase" if max(strides) > 1 else "conv"
+        method = "gemm"
+    if method == "gemm":
+        return _backward_kernel_gemm(
+            x, dy, (kh, kw), (sh, sw), (dh, dw), (lo_h, lo_w), (oh, ow)
+        )
     if method == "phase" and max(dilation) == 1:
         return _backward_kernel_phase(
             x, dy, (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow)
@@ -469,6 +479,55 @@ def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
         [ops.stack([taps[i, j] for j in range(kw)], axis=0) for i in range(kh)],
         axis=0,
     )  # (kh, kw, C, O)
+
+
+def _backward_kernel_gemm(x, dy, ksize, strides, dilation, lows, outs):
+    """dW as one ``(C, M) x (M, O)`` matrix product per kernel tap.
+
+    Tap ``i`` reads padded row ``p*s + i*d`` for output row ``p``. Split
+    ``i*d = m*s + r`` (stride phase ``r``, shift ``m``; with ``s = 1`` the only
+    phase is ``xp`` itself): the tap reads row ``p + m`` of the phase
+    ``P_r = xp[r::s]``. Put the phase and ``dy`` (zero-padded) on one grid
+    of ``G_h x G_w`` positions per image and flatten both to
+    ``(N*G_h*G_w, .)``: output position ``f = (n*G_h + p)*G_w + q`` meets
+    ``P_r`` at ``f + m_h*G_w + m_w``, so each tap is ``P_flat[off:]^T @
+    dy_flat[:-off]``, a contiguous shifted range. Products that straddle
+    rows or images meet the zero padding of ``dy`` and add nothing.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (lo_h, lo_w), (oh, ow) = (
+        ksize, strides, dilation, lows, outs
+    )
+    in_h, in_w = int(x.shape[1]), int(x.shape[2])
+    c, o = int(x.shape[3]), int(dy.shape[3])
+
+    def axis_plan(k, s, d, out):
+        # tap i -> (phase r, shift m); the grid holds the largest shift
+        taps = [divmod(i * d, s) for i in range(k)]
+        g = out + max(m for m, _ in taps)
+        return [(r, m) for m, r in taps], g
+
+    taps_h, gh = axis_plan(kh, sh, dh, oh)
+    taps_w, gw = axis_plan(kw, sw, dw, ow)
+    # padded input on s*G rows/columns: phase r is xp[r::s][:G]
+    xp = _fit(_fit(x, 1, lo_h, gh * sh - lo_h - in_h), 2, lo_w, gw * sw - lo_w - in_w)
+    dyf = ops.reshape(_fit(_fit(dy, 1, 0, gh - oh), 2, 0, gw - ow), (-1, o))
+    if sh == sw == 1:
+        phases = {(0, 0): ops.reshape(xp, (-1, c))}
+    else:  # all phases in one transpose: (sh, sw, N, G_h, G_w, C); strided slices are slow
+        xq = ops.transpose(ops.reshape(xp, (-1, gh, sh, gw, sw, c)), (2, 4, 0, 1, 3, 5))
+        phases = {}
+    rows = []
+    for rh, mh in taps_h:
+        cols = []
+        for rw, mw in taps_w:
+            if (rh, rw) not in phases:
+                phases[rh, rw] = ops.reshape(xq[rh, rw], (-1, c))
+            off = mh * gw + mw
+            xs = phases[rh, rw][off:] if off else phases[rh, rw]
+            ds = dyf[:-off] if off else dyf
+            cols.append(ops.einsum("mc,mo->co", xs, ds))
+        rows.append(ops.stack(cols, axis=0))
+    return ops.stack(rows, axis=0)  # (kh, kw, C, O)
 
 
 #: Methods used by ExplicitConv2D's backward pass (see
