@@ -317,7 +317,11 @@ def _set_dotted(data, dotted, value, path):
             raise SpecError([_diag(path, f"--set {dotted}: {'.'.join(keys[:i + 1])} is a list; --set reaches "
                                          "mapping keys only (use a variable, e.g. --set variables.NAME=VALUE)")])
         if k not in node or not isinstance(node[k], dict):
+            shorthand = node.get(k)
             node[k] = SrcMap(loc=Loc("--set"))
+            if keys[:i + 1] in (["training", "optimizer"], ["training", "schedule"]) and isinstance(shorthand, str) \
+                    and shorthand != "none":
+                node[k]["name"] = shorthand  # "optimizer: sgd" is {name: sgd}: --set ...learning_rate keeps sgd
         node = node[k]
     node[keys[-1]] = value
     if isinstance(node, SrcMap):

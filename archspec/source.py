@@ -10,6 +10,7 @@ laughs), the nesting depth and the file size.  JSON is read by the same code
 from __future__ import annotations
 
 import os
+import re
 
 import yaml
 
@@ -31,6 +32,9 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+
+
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 
 class SrcMap(dict):
@@ -116,6 +120,8 @@ class _Converter:
             return out
         if node.tag not in _SCALAR_TAGS:
             self._bad_tag(node)
+        if node.tag == "tag:yaml.org,2002:str" and not node.style and _YAML12_FLOAT.fullmatch(node.value):
+            return float(node.value)  # YAML 1.1 reads a plain 1e-3 as a string; YAML 1.2 and JSON as a number
         try:
             return self.scalar_loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:

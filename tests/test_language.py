@@ -513,3 +513,12 @@ def test_when_on_a_searched_stage_switches_the_whole_stage(write_spec):
     assert [d.name for d in off.decisions] == ["stage2.when"]  # nothing inside a switched-off stage is decided
     assert not any(p.startswith("stage2/") for p in off.nodes)
     assert check(path, {"stage2.when": False}).totals()["params"] < check(path).totals()["params"]
+
+
+def test_yaml12_exponent_floats():
+    """A plain 1e-3 is a number (YAML 1.2, JSON), not the string YAML 1.1 makes of it; quoted stays text."""
+    from archspec.document import parse_set_value
+    from archspec.source import parse_text
+
+    assert parse_text('a: 1e-3\nb: "1e-3"\nc: 2E+5\nd: x1e3\n') == {"a": 0.001, "b": "1e-3", "c": 2e5, "d": "x1e3"}
+    assert parse_set_value("1e30") == 1e30

@@ -29,8 +29,10 @@ def make_augment(aug: dict, input_shape, seed: int = 0):
 
     flip = aug.get("flip", "none")
     if flip != "none":
-        mode = {"horizontal": "horizontal", "vertical": "vertical", "both": "horizontal_and_vertical"}[flip]
-        layers.append(keras.layers.RandomFlip(mode, seed=nxt()))
+        # "both": two independent flips (Keras's "horizontal_and_vertical" draws ONE coin for both axes, so
+        # it only ever rotates by 180 degrees and never flips a single axis)
+        modes = ["horizontal", "vertical"] if flip == "both" else [flip]
+        layers.extend(keras.layers.RandomFlip(mode, seed=nxt()) for mode in modes)
     if aug.get("rotate"):
         layers.append(keras.layers.RandomRotation(aug["rotate"] / 360.0, fill_mode=fill, seed=nxt()))
     if aug.get("zoom"):

@@ -20,6 +20,7 @@ from archspec.training import DATA_KERAS, TrainingError
 
 SPLIT_SEED = 20240917
 CACHE_BYTES = 1 << 30  # keep preprocessed images in memory up to 1 GiB
+DOWNLOAD_TIMEOUT = 30.0  # seconds without progress before a keras:NAME download gives up
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 KERAS_CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
@@ -88,15 +89,25 @@ def _digits(validation_split, test_split):
 def _keras_dataset(name, validation_split):
     if name not in DATA_KERAS:
         raise TrainingError(f"unknown Keras dataset {name!r}; one of {', '.join(DATA_KERAS)}")
-    import keras
+    import socket
+
+    from builders.training.run import quiet_native_stderr
+
+    with quiet_native_stderr():  # TensorFlow's C++ start-up chatter
+        import keras
 
     loader = getattr(keras.datasets, name)
+    timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # Keras's urlopen has none: a stalled network would hang forever
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as e:  # noqa: BLE001 - URLError, HTTPError, OSError, ... all mean the same here
-        cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+        cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"),
+                             "datasets")
         raise TrainingError(f"cannot load keras:{name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                             f" (it is downloaded once, then cached in {cache}; is there a network?)") from None
+    finally:
+        socket.setdefaulttimeout(timeout)
     x_train, x_test = _nhwc(x_train, "x_train"), _nhwc(x_test, "x_test")
     y_train, y_test = _labels(y_train, "y_train"), _labels(y_test, "y_test")
     tr, va = _split_two(len(y_train), y_train, validation_split)
@@ -108,6 +119,10 @@ def _keras_dataset(name, validation_split):
 
 
 def _npz(path, validation_split, test_split):
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # else np.load takes it for a pickle and talks about allow_pickle
+        raise TrainingError(f"data {path}: not a .npz file (a zip archive of arrays, as numpy.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -196,6 +211,9 @@ def _nhwc(x, what):
         x = x.astype(np.float32)
         if x.size and not np.isfinite(x).all():
             raise TrainingError(f"data {what}: the images contain NaN or infinite values")
+        if x.size and (x.min() < 0.0 or x.max() > 1.0):  # the pipeline takes float images as [0, 1] values
+            raise TrainingError(f"data {what}: float images must lie in [0, 1], found {x.min():g}..{x.max():g} "
+                                "(store 0..255 pixels as uint8, or divide by 255)")
     return x
 
 
@@ -266,9 +284,9 @@ def check_compatible(data: Data, *, input_shape, num_classes, max_upscale, spec_
         raise TrainingError(
             f"data {data.name} has {n_data} classes but {spec_name}'s output {output_name!r} has {num_classes} units; "
             f"set the number of classes, e.g. --set variables.classes={n_data}")
-    if data.channels and data.channels != c and not (data.channels in (1, 3) and c in (1, 3)):
+    if data.channels and data.channels != c and not (data.channels in (1, 3, 4) and c in (1, 3)):
         raise TrainingError(f"data {data.name} has {data.channels}-channel images but {spec_name}'s input has {c} "
-                            "channels (only grey <-> RGB is converted)")
+                            "channels (only grey <-> RGB and RGBA -> RGB or grey are converted)")
     if data.channels == 0 and c not in (1, 3, 4):
         raise TrainingError(f"{spec_name}'s input has {c} channels; image files decode to 1 (grey), 3 (RGB) or "
                             "4 (RGBA)")

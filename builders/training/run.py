@@ -23,6 +23,7 @@ Faults: a checkpoint every epoch (and every ``checkpoint_steps`` steps), with Ke
 
 from __future__ import annotations
 
+import atexit
 import csv
 import dataclasses
 import json
@@ -38,6 +39,7 @@ from archspec.training import TrainingError, is_augmenting, match_paths, trainin
 
 RUN_MARKER = "run.json"
 CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
 
 
 class NonFiniteLoss(Exception):
@@ -46,7 +48,7 @@ class NonFiniteLoss(Exception):
         self.epoch, self.step, self.value = epoch, step, value
 
 
-class CheckpointError(Exception):
+class CheckpointError(TrainingError):
     pass
 
 
@@ -112,15 +114,32 @@ def cluster_info():
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return 1, 0, True
+    form = ('{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}')
     try:
         cfg = json.loads(raw)
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("cluster", {}), dict) or not isinstance(
+                cfg.get("task", {}), dict):
+            raise ValueError("it, its cluster and its task must be JSON objects")
         cluster = cfg.get("cluster", {})
         task = cfg.get("task", {})
-        workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-        ttype, index = task.get("type", "worker"), int(task.get("index", 0))
+        jobs = {}
+        for job, tasks in cluster.items():
+            if job not in ("worker", "chief"):
+                raise ValueError(f'job "{job}": archspec train runs workers (and at most one chief) only')
+            if isinstance(tasks, dict):
+                tasks = [tasks[k] for k in sorted(tasks, key=int)]
+            if not isinstance(tasks, list) or not all(
+                    isinstance(a, str) and a.rpartition(":")[0] and a.rpartition(":")[2].isdigit() for a in tasks):
+                raise ValueError(f'cluster.{job} must be a list of "host:port" addresses, not {json.dumps(tasks)}')
+            jobs[job] = tasks
+        if len(jobs.get("chief", [])) > 1:
+            raise ValueError("at most one chief")
+        workers = len(jobs.get("worker", [])) + len(jobs.get("chief", []))
+        ttype, index = task.get("type", "worker"), task.get("index", 0)
+        if workers > 1 and (ttype not in jobs or not isinstance(index, int) or not 0 <= index < len(jobs[ttype])):
+            raise ValueError(f"task {json.dumps(task)} is not one of the cluster's tasks")
     except (ValueError, TypeError, AttributeError) as e:
-        raise TrainingError(f"TF_CONFIG is not valid JSON of the form {{cluster: {{worker: [...]}}, task: "
-                            f"{{type: worker, index: 0}}}}: {e}") from None
+        raise TrainingError(f"TF_CONFIG is not valid: {e}; expected JSON of the form {form}") from None
     chief = ttype == "chief" or (ttype == "worker" and index == 0 and "chief" not in cluster)
     return max(workers, 1), index, chief
 
@@ -162,6 +181,9 @@ def _setup_devices(kind, count, devices, n_workers, mixed_precision):
                 tf.config.experimental.set_memory_growth(g, True)
             except (RuntimeError, ValueError):
                 pass
+        multi = None
+        if n_workers > 1:  # collective ops are configured as the context starts: before anything initialises it
+            multi = tf.distribute.MultiWorkerMirroredStrategy()
         tf.config.list_logical_devices()  # initialise the devices now, while their chatter is silenced
     except RuntimeError as e:
         raise TrainingError(f"--devices {devices}: TensorFlow had already initialised its devices ({e}); "
@@ -175,7 +197,7 @@ def _setup_devices(kind, count, devices, n_workers, mixed_precision):
         else:
             notes.append("mixed precision needs a GPU: ignored, training in float32")
     if n_workers > 1:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = multi
         desc = (f"MultiWorkerMirroredStrategy, {n_workers} workers, "
                 f"{strategy.num_replicas_in_sync} replicas")
     elif kind == "cpu" and count and count > 1:
@@ -318,7 +340,8 @@ def make_schedule(sched, lr, steps_per_epoch, epochs):
         base = lr
     elif name == "step":
         if sched.get("boundaries"):
-            bounds = [int(round(b * S)) for b in sched["boundaries"]]
+            # Keras keeps values[i] while step <= bounds[i]: the new rate starts at step b*S, the epoch's first
+            bounds = [int(round(b * S)) - 1 for b in sched["boundaries"]]
             values = [lr * sched["factor"] ** i for i in range(len(bounds) + 1)]
             base = keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
         else:
@@ -370,33 +393,83 @@ def _callbacks():
 
     class Backup(keras.callbacks.BackupAndRestore):
         """BackupAndRestore that refuses to checkpoint a non-finite loss, explains load failures, and
-        (non-chief workers) saves to its own folder but restores from the chief's."""
+        (non-chief workers) saves to its own folder but restores from the chief's.
+
+        Crash-safe: a checkpoint is written beside and renamed into place (the one before becomes .bkp),
+        so a kill -9 at any moment leaves a complete checkpoint; a damaged newest one falls back to the .bkp.
+        """
 
         def __init__(self, save_dir, load_dir, save_freq):
             super().__init__(save_dir, save_freq=save_freq, double_checkpoint=True, delete_checkpoint=False)
             self.load_dir = load_dir
             self.restored_epoch = 0
+            self.restored = False
+            self.fallback = None  # why the newest checkpoint was passed over, if it was
             if save_freq == "epoch":
                 self.async_safe = True  # its batch hook does nothing then: keep Keras's async callbacks
 
-        def on_train_begin(self, logs=None):
-            paths = (self._weights_path, self._training_metadata_path, self._prev_weights_path,
-                     self._prev_training_metadata_path)
+        def restore(self):
+            """Load the newest checkpoint that loads; returns the number of epochs it finished (0: none)."""
+            if self.restored:
+                return self.restored_epoch
+            self.restored = True
             w = os.path.join(self.load_dir, "latest.weights.h5")
             m = os.path.join(self.load_dir, "training_metadata.json")
-            self._weights_path, self._training_metadata_path = w, m
-            self._prev_weights_path, self._prev_training_metadata_path = w + ".bkp", m + ".bkp"
-            try:
-                super().on_train_begin(logs)
-            except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError (shapes), KeyError, JSON errors
-                msg = str(e).strip().splitlines()[0][:240] if str(e).strip() else ""
+            errors = []
+            for weights, meta in ((w, m), (w + ".bkp", m + ".bkp")):
+                if not (os.path.isfile(weights) and os.path.isfile(meta)):
+                    continue  # none, or a save interrupted between its two renames
+                try:
+                    with open(meta, encoding="utf-8") as f:
+                        info = json.load(f)
+                    epoch = int(info["epoch"])
+                    if info.get("sha256") not in (None, _sha256(weights)):
+                        raise ValueError("its contents changed after it was written (SHA-256 differs)")
+                    if self.model.optimizer is not None and not self.model.optimizer.built:
+                        self.model.optimizer.build(self.model.trainable_variables)
+                    if weights.endswith(".weights.h5"):
+                        self.model.load_weights(weights)
+                    else:  # Keras loads files named *.weights.h5 only
+                        tmp = os.path.join(self.load_dir, f"restore-{os.getpid()}.weights.h5")
+                        try:
+                            shutil.copyfile(weights, tmp)
+                            self.model.load_weights(tmp)
+                        finally:
+                            if os.path.exists(tmp):
+                                os.remove(tmp)
+                except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError (shapes), KeyError, JSON errors
+                    msg = str(e).strip().splitlines()[0][:240] if str(e).strip() else ""
+                    errors.append(f"{os.path.basename(weights)}: {type(e).__name__}: {msg}")
+                    continue
+                if errors:
+                    self.fallback = (f"the newest checkpoint in {self.load_dir} does not load ({errors[0]}); "
+                                     f"resuming from the one before it")
+                self.model._initial_epoch = self.restored_epoch = epoch
+                return epoch
+            if errors:
                 raise CheckpointError(f"the checkpoint in {self.load_dir} is corrupt or does not match this "
-                                      f"model ({type(e).__name__}: {msg}); delete that folder to start over, or "
-                                      "use --overwrite") from None
-            finally:
-                (self._weights_path, self._training_metadata_path, self._prev_weights_path,
-                 self._prev_training_metadata_path) = paths
-            self.restored_epoch = int(getattr(self.model, "_initial_epoch", 0) or 0)
+                                      f"model ({'; '.join(errors)}); delete that folder to start over, or use "
+                                      "--overwrite")
+            return 0
+
+        def on_train_begin(self, logs=None):
+            self.restore()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._current_epoch = epoch  # Keras sets it at epoch ends only: a resumed run's step saves need it
+
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            w, m = self._weights_path, self._training_metadata_path
+            self.model.save_weights(w + ".tmp.weights.h5", overwrite=True)
+            with open(m + ".tmp", "w", encoding="utf-8") as f:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen,
+                           "sha256": _sha256(w + ".tmp.weights.h5")}, f)
+            for path in (w, m):
+                if os.path.exists(path):
+                    os.replace(path, path + ".bkp")
+            os.replace(w + ".tmp.weights.h5", w)
+            os.replace(m + ".tmp", m)
 
         def on_epoch_end(self, epoch, logs=None):
             loss = (logs or {}).get("loss")
@@ -535,11 +608,12 @@ def prepare_run_dir(out, *, overwrite, resume, graph_hash, data_name):
     """Create/validate the run folder (chief only).  Returns "new" or "resume"."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise TrainingError(f"{out} exists and is not a folder")
-    if os.path.isdir(out) and os.listdir(out):
+    if os.path.isdir(out) and set(os.listdir(out)) - {LOCK}:
         marker = os.path.join(out, RUN_MARKER)
         if not os.path.isfile(marker):
             raise TrainingError(f"{out} exists and is not an archspec run folder (no {RUN_MARKER}); "
                                 "choose another --out")
+        _lock_run_dir(out)
         if resume:
             meta = _read_json(marker)
             if meta.get("graph_hash") != graph_hash:
@@ -556,7 +630,52 @@ def prepare_run_dir(out, *, overwrite, resume, graph_hash, data_name):
                                 "it, or --out for another folder")
         shutil.rmtree(out)
     os.makedirs(out, exist_ok=True)
+    _lock_run_dir(out)
     return "new"
+
+
+_held_locks = {}  # (device, inode) of a run folder's lock file -> the descriptor holding it
+
+
+def _lock_run_dir(out):
+    """Hold an exclusive lock on the run folder for the life of this process (the kernel drops it at exit,
+    kill -9 included), so that a second ``archspec train`` cannot resume or overwrite a run still training."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    fd = os.open(os.path.join(out, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+    if key in _held_locks:  # this process has it already (train() called again in one process)
+        os.close(fd)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise TrainingError(f"{out} is in use by another archspec train process that is still running; wait for "
+                            "it to finish or stop it first") from None
+    _held_locks[key] = fd
+
+
+def _unlock_run_dir(out):
+    try:
+        st = os.stat(os.path.join(out, LOCK))
+    except OSError:
+        return
+    fd = _held_locks.pop((st.st_dev, st.st_ino), None)
+    if fd is not None:
+        os.close(fd)  # closing it releases the lock
+
+
+def _sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _truncate_history(path, epochs_done):
@@ -607,6 +726,7 @@ def train(opts: TrainOptions, echo=print):
         raise TrainingError(f"{graph.name}'s input has shape {list(input_shape)}; archspec train needs images "
                             "[height, width, channels]")
     n_workers, worker_index, chief = cluster_info()
+    parse_devices(opts.devices)  # a bad --devices fails before the run folder is made
     out = opts.out or os.path.join("runs", graph.name)
     if opts.resume and opts.overwrite:
         raise TrainingError("--resume and --overwrite contradict each other; pick one")
@@ -621,6 +741,8 @@ def train(opts: TrainOptions, echo=print):
     for name, node, k, _ in outputs[1:]:
         if k != n_classes:
             raise TrainingError(f"output {name!r} has {k} classes but the main output {main_name!r} has {n_classes}")
+    if cfg["init_from"] and not os.path.exists(_data_path(cfg["init_from"], opts.spec)):  # before the run folder
+        raise TrainingError(f"training.init_from {cfg['init_from']}: no such run folder or .keras file")
 
     # -- the run folder (the chief's); other workers write to a temporary folder
     graph_hash = graph.hash()
@@ -631,20 +753,15 @@ def train(opts: TrainOptions, echo=print):
     else:
         state = "resume" if opts.resume else "new"
         work = tempfile.mkdtemp(prefix=f"archspec-worker{worker_index}-")
+        atexit.register(shutil.rmtree, work, True)  # also when this worker fails
     ckpt_load = os.path.join(out, CHECKPOINTS)
     ckpt_save = os.path.join(work, CHECKPOINTS)
-    epochs_done = 0
-    meta_path = os.path.join(ckpt_load, "training_metadata.json")
-    if state == "resume" and os.path.isfile(meta_path):
-        try:
-            epochs_done = int(_read_json(meta_path).get("epoch", 0))
-        except (TrainingError, ValueError, TypeError, AttributeError):
-            bkp = meta_path + ".bkp"
-            epochs_done = int(_read_json(bkp).get("epoch", 0)) if os.path.isfile(bkp) else 0
+    epochs_done = 0  # on --resume, the epoch of the checkpoint restored below
+    old = {}
+    if state == "resume" and os.path.isfile(os.path.join(out, "training.json")):
+        old = _read_json(os.path.join(out, "training.json"))
     if chief:
         if state == "resume":
-            old = _read_json(os.path.join(out, "training.json")) if os.path.isfile(
-                os.path.join(out, "training.json")) else {}
             changed = sorted(k for k in cfg if k != "epochs" and old.get(k) != cfg[k] and k in old)
             if changed:
                 echo(f"note: resuming with changed training settings: {', '.join(changed)}")
@@ -661,7 +778,14 @@ def train(opts: TrainOptions, echo=print):
             f.write(to_yaml(graph))
 
     # -- TensorFlow from here on: devices first
-    strategy, device_desc, notes = setup_devices(opts.devices, cfg["mixed_precision"])
+    if n_workers > 1 and not opts.quiet:  # TensorFlow waits, silently and without a time limit, for every worker
+        echo(f"worker {worker_index} of {n_workers} (TF_CONFIG): waiting until every worker has started")
+    try:
+        strategy, device_desc, notes = setup_devices(opts.devices, cfg["mixed_precision"])
+    except TrainingError:
+        if chief and state == "new":
+            shutil.rmtree(out, ignore_errors=True)  # nothing ran: leave no half-made run folder behind
+        raise
     import keras
     import tensorflow as tf
 
@@ -719,12 +843,26 @@ def train(opts: TrainOptions, echo=print):
         else:
             model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                           metrics=[[acc]] + [[] for _ in range(k_out - 1)])
+    if n_workers > 1:
+        _multi_worker_fixes(model, strategy)
 
     Backup, NaNGuard, Timer, EpochBoard = _callbacks()
     timer = Timer()
     backup = Backup(ckpt_save, ckpt_load, cfg["checkpoint_steps"] or "epoch")
     history_csv = os.path.join(work, "history.csv")
     if state == "resume":
+        backup.set_model(model)
+        with strategy.scope():
+            epochs_done = backup.restore()  # before the history is cut and the start line says where
+            # the checkpoint brought back the old learning rate with the optimizer state: use the configured
+            # one (a plateau schedule's reduced rate is kept unless the configured one changed)
+            new_lr = cfg["optimizer"]["learning_rate"]
+            if epochs_done and not isinstance(lr, keras.optimizers.schedules.LearningRateSchedule) and (
+                    cfg["schedule"]["name"] != "plateau"
+                    or (old.get("optimizer") or {}).get("learning_rate") != new_lr):
+                optimizer.learning_rate = new_lr
+        if backup.fallback:
+            echo(f"note: {backup.fallback}")
         _truncate_history(history_csv, epochs_done)
     callbacks = [NaNGuard(), timer]
     if cfg["schedule"]["name"] == "plateau":
@@ -768,6 +906,19 @@ def train(opts: TrainOptions, echo=print):
     except KeyboardInterrupt:
         _finish_meta(out, chief, "interrupted")
         raise
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError) as e:
+        if n_workers == 1:
+            raise
+        # a peer died: TensorFlow's coordination service notices the missing heartbeats and aborts the collectives
+        _finish_meta(out, chief, "stopped: a worker was lost")
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = next((f"{line} {lines[i + 1]}" if line.endswith(":") and i + 1 < len(lines) else line
+                       for i, line in enumerate(lines) if "unhealthy" in line or "heartbeat" in line),
+                      f"{type(e).__name__}: {lines[0] if lines else ''}")
+        raise TrainingError(f"training stopped: another worker of the cluster stopped or cannot be reached "
+                            f"({detail[:300]}); the last checkpoint is kept in {ckpt_load}: start every worker "
+                            "again with --resume") from None
     fit_seconds = time.perf_counter() - t_fit
 
     # -- evaluation with the inference model (main output only), export, reports
@@ -775,6 +926,8 @@ def train(opts: TrainOptions, echo=print):
         infer = keras.Model(model.inputs, model.outputs[0], name=graph.name)
         infer.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=main_logits),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if n_workers > 1:
+        _multi_worker_fixes(infer, strategy)
     results = {}
     for split, key in (("train", "train"), ("val", "validation"), ("test", "test")):
         if len(data.splits[split]):
@@ -833,7 +986,52 @@ def train(opts: TrainOptions, echo=print):
              f"(loss {t.get('loss', float('nan')):.4f}) after {cfg['epochs']} epochs; "
              f"{metrics['wall_seconds']:.1f} s, {sps:,.0f} samples/s -> {out}" if sps else
              f"{graph.name}: done -> {out}")
+    if chief:
+        _unlock_run_dir(out)
     return metrics
+
+
+def _multi_worker_fixes(model, strategy):
+    """Work around Keras 3 + MultiWorkerMirroredStrategy (keras-team/keras#20585, tensorflow/tensorflow#72388).
+
+    1. fit/evaluate learn the batch shapes by reducing the first (x, y) batch with ``strategy.reduce``,
+       which fails across workers ("Attempt to convert a value (PerReplica...)"): build from this
+       worker's own first batch instead (as in Keras, that batch is only looked at).
+    2. each step's metric results (scalars) are averaged across workers with ``reduce(MEAN, axis=0)``,
+       which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions"): average
+       scalars with ``axis=None``.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as keras_tf_trainer
+
+    def local(v):
+        return strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(local, next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+    reduce_per_replica = keras_tf_trainer.reduce_per_replica
+    if getattr(reduce_per_replica, "archspec_patched", False):
+        return
+
+    def patched(values, strat, reduction):
+        if reduction in ("auto", "mean") and keras_tf_trainer._collective_all_reduce_multi_worker(strat):
+            def mean(v):
+                one = strat.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+                return strat.reduce("MEAN", v, axis=0 if getattr(getattr(one, "shape", None), "rank", 0) else None)
+
+            return tf.nest.map_structure(mean, values)
+        return reduce_per_replica(values, strat, reduction)
+
+    patched.archspec_patched = True
+    keras_tf_trainer.reduce_per_replica = patched
 
 
 def _short(paths, n=6):
