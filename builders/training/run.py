@@ -401,6 +401,9 @@ def _callbacks():
 
         def __init__(self, save_dir, load_dir, save_freq):
             super().__init__(save_dir, save_freq=save_freq, double_checkpoint=True, delete_checkpoint=False)
+            # Its batch hook does nothing when it saves per epoch: say so, or Keras runs every batch's
+            # callbacks synchronously (a device sync a step).
+            self.async_safe = save_freq == "epoch"
             self.load_dir = load_dir
             self.restored_epoch = 0
             self.restored = False
