@@ -84,8 +84,9 @@ def test_same_outputs_gradients_and_gradient_check_on_jax(write_spec, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(np.array(got["out"]), expected, rtol=1e-5, atol=1e-6)
-    for step, ref in zip(got["steps"], expected_steps):  # float32 gradients, summed in another order
-        np.testing.assert_allclose(np.array(step), ref, rtol=1e-3, atol=1e-6 * np.abs(ref).max())
+    # float32: weight changes of ~1e-6 on weights of ~0.1 keep only a few digits, hence atol
+    for step, ref in zip(got["steps"], expected_steps):
+        np.testing.assert_allclose(np.array(step), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
     # float64 check of the whole network; sigmoid gradients w.r.t. the input are ~1e-7, so their
     # relative error is round-off-limited (~1e-6): the SPEC threshold of `archspec gradcheck`
     assert got["gradcheck"] <= 1e-4
