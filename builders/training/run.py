@@ -63,6 +63,7 @@ class TrainOptions:
     devices: str | None = None
     verbose: int | None = None  # None: progress bar on a terminal, one line per epoch otherwise
     quiet: bool = False
+    reports: bool = True  # False (search trials): no plots, no TensorBoard logs, no train-split evaluation
 
 
 # ---------------------------------------------------------------- devices
@@ -876,7 +877,7 @@ def train(opts: TrainOptions, echo=print):
                                                            patience=cfg["schedule"]["patience"],
                                                            min_lr=cfg["schedule"]["min_lr"], verbose=0))
     callbacks.append(keras.callbacks.CSVLogger(history_csv, append=(state == "resume")))
-    callbacks += [EpochBoard(os.path.join(work, "logs")), backup]
+    callbacks += ([EpochBoard(os.path.join(work, "logs"))] if opts.reports else []) + [backup]
 
     verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 2)
     if opts.quiet or not chief:
@@ -933,13 +934,13 @@ def train(opts: TrainOptions, echo=print):
         _multi_worker_fixes(infer, strategy)
     results = {}
     for split, key in (("train", "train"), ("val", "validation"), ("test", "test")):
-        if len(data.splits[split]):
+        if len(data.splits[split]) and (opts.reports or split != "train"):
             ds = make_dataset(data.splits[split], **common)
             r = infer.evaluate(ds, verbose=0, return_dict=True)
             results[key] = {"loss": float(r["loss"]), "accuracy": float(r["accuracy"]), "samples": len(data.splits[split])}
     test_split = data.splits["test"] if len(data.splits["test"]) else data.splits["val"]
     y_pred = None
-    if len(test_split):
+    if len(test_split) and opts.reports:
         probs = infer.predict(make_dataset(test_split, **common), verbose=0)
         y_pred = probs.argmax(axis=-1)
 
@@ -973,7 +974,8 @@ def train(opts: TrainOptions, echo=print):
         from builders.training import report
 
         _write_json(os.path.join(out, "metrics.json"), metrics)
-        report.curves(history_csv, os.path.join(out, "curves.png"), title=graph.name)
+        if opts.reports:
+            report.curves(history_csv, os.path.join(out, "curves.png"), title=graph.name)
         if y_pred is not None:
             report.confusion(test_split.y, y_pred, data.class_names, os.path.join(out, "confusion.png"),
                              title=f"{graph.name} on {data.name} ({'test' if len(data.splits['test']) else 'validation'})")
