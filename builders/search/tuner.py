@@ -81,7 +81,9 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
             overrides["training.data"] = _absolute(self.opts.data)
         options = {"spec": os.path.abspath(self.opts.spec), "overrides": overrides, "choices": choices,
                    "overwrite": True, "devices": self.opts.devices, "verbose": 2,
-                   "reports": False}  # a trial needs its metrics, not plots or TensorBoard logs
+                   # a trial needs its metrics, not plots or TensorBoard logs; an interrupted trial
+                   # starts again from scratch (Keras Tuner's rule), so it keeps no checkpoints either
+                   "reports": False, "checkpoints": False}
         trial_dir = os.path.join(self.opts.out, "trials", str(trial.trial_id))
         with open(os.path.join(_mkdir(trial_dir), "candidate.yaml"), "w", encoding="utf-8") as f:
             f.write(to_yaml(graph))

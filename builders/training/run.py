@@ -64,6 +64,7 @@ class TrainOptions:
     verbose: int | None = None  # None: progress bar on a terminal, one line per epoch otherwise
     quiet: bool = False
     reports: bool = True  # False (search trials): no plots, no TensorBoard logs, no train-split evaluation
+    checkpoints: bool = True  # False (search trials, which restart from scratch anyway): no --resume state
 
 
 # ---------------------------------------------------------------- devices
@@ -877,7 +878,8 @@ def train(opts: TrainOptions, echo=print):
                                                            patience=cfg["schedule"]["patience"],
                                                            min_lr=cfg["schedule"]["min_lr"], verbose=0))
     callbacks.append(keras.callbacks.CSVLogger(history_csv, append=(state == "resume")))
-    callbacks += ([EpochBoard(os.path.join(work, "logs"))] if opts.reports else []) + [backup]
+    callbacks += ([EpochBoard(os.path.join(work, "logs"))] if opts.reports else [])
+    callbacks += [backup] if opts.checkpoints or opts.resume else []
 
     verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 2)
     if opts.quiet or not chief:
