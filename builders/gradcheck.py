@@ -490,21 +490,23 @@ def check_layer_cases(name, n_coords=DEFAULT_COORDS, seed=0):
             for label, factory, shape in LAYER_CASES[name]()]
 
 
+def _set_attrs(graph, which, **attrs):
+    """The graph with ``attrs`` set on every node for which ``which(node)`` holds."""
+    nodes = {p: dataclasses.replace(n, attrs={**n.attrs, **attrs}) if which(n) else n for p, n in graph.nodes.items()}
+    return dataclasses.replace(graph, nodes=nodes)
+
+
 def with_explicit_backward(graph):
     """The graph with every (ungrouped) ``conv2d`` node set to ``backward: explicit``."""
-    nodes = {p: (dataclasses.replace(n, attrs={**n.attrs, "backward": "explicit"})
-                 if n.kind == "conv2d" and int(n.attrs.get("groups", 1) or 1) == 1 else n)
-             for p, n in graph.nodes.items()}
-    return dataclasses.replace(graph, nodes=nodes)
+    return _set_attrs(graph, lambda n: n.kind == "conv2d" and int(n.attrs.get("groups", 1) or 1) == 1,
+                      backward="explicit")
 
 
 def _float64_inputs(graph):
     """The graph with its floating-point ``input`` nodes in float64: a float32 input layer would
     round the perturbed input back to float32 and swamp the input gradient's check."""
-    nodes = {p: (dataclasses.replace(n, attrs={**n.attrs, "dtype": "float64"})
-                 if n.kind == "input" and str(n.attrs.get("dtype", "float32")).startswith(("float", "bfloat")) else n)
-             for p, n in graph.nodes.items()}
-    return dataclasses.replace(graph, nodes=nodes)
+    return _set_attrs(graph, lambda n: n.kind == "input" and str(n.attrs.get("dtype", "float32")).startswith(
+        ("float", "bfloat")), dtype="float64")
 
 
 def check_graph(graph, batch=2, n_coords=DEFAULT_COORDS, seed=0):

@@ -331,6 +331,20 @@ def _wait_all(procs, timeout):
         p.wait(timeout=max(1, end - time.monotonic()))
 
 
+def _run_workers(spec, run, args, tmp_path, tmp, timeout=150):
+    """Two workers run to the end; both must exit 0; returns their logs."""
+    procs = _start_workers(spec, run, args, tmp_path, tmp)
+    try:
+        _wait_all(procs, timeout)
+    finally:
+        for p in procs:
+            _kill(p)
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-4000:]
+    return logs
+
+
 def _models(folder):
     return sorted(os.path.join(d, f) for d, _, files in os.walk(folder) for f in files if f.endswith(".keras"))
 
@@ -341,15 +355,7 @@ def test_two_workers_multi_worker_mirrored(tmp_path):
     run = tmp_path / "run"
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    procs = _start_workers(spec, run, ["--epochs", "2"], tmp_path, tmp)
-    try:
-        _wait_all(procs, 150)
-    finally:
-        for p in procs:
-            _kill(p)
-    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-4000:]
+    logs = _run_workers(spec, run, ["--epochs", "2"], tmp_path, tmp)
     assert "MultiWorkerMirroredStrategy, 2 workers, 2 replicas" in logs[0]
     assert all("waiting until every worker has started" in log for log in logs)
     m = _json(run / "metrics.json")
@@ -381,15 +387,7 @@ def test_lost_worker_stops_the_job_and_resume_continues(tmp_path):
     assert "another worker of the cluster stopped" in log and "--resume" in log, log[-3000:]
     assert _json(run / "run.json")["status"] == "stopped: a worker was lost"
     n = _checkpoint(str(run))[0]
-    procs = _start_workers(spec, run, ["--resume", "--epochs", str(n + 1)], tmp_path, tmp)
-    try:
-        _wait_all(procs, 150)
-    finally:
-        for p in procs:
-            _kill(p)
-    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-4000:]
+    logs = _run_workers(spec, run, ["--resume", "--epochs", str(n + 1)], tmp_path, tmp)
     assert f"resuming after epoch {n}" in logs[0] and f"Epoch {n + 1}/{n + 1}" in logs[0], logs[0][-3000:]
     assert _history_epochs(str(run)) == list(range(n + 1))
     assert _json(run / "metrics.json")["resumed_from_epoch"] == n
