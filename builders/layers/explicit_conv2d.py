@@ -18,9 +18,10 @@ These are the stride-1 paths and the reference ("dilate" / "conv") methods.
 For strides > 1 the default ``dL/dX`` uses a stride-phase decomposition of
 the same sum (each phase is a stride-1 forward convolution; no
 multiplications by the zeros that stride-dilating ``dy`` inserts), and the
-default ``dL/dW`` computes the cross-correlation as one matrix product per
-kernel tap on flattened stride phases (`_backward_kernel_gemm`): large-kernel
-forward convolutions are slow on CPU. bench/bench_layers.py measures them.
+default ``dL/dW`` computes the cross-correlation as matrix products on
+flattened stride phases, over blocks of rows sized for the CPU's caches
+(`_backward_kernel_gemm`): large-kernel forward convolutions are slow on CPU.
+bench/bench_layers.py measures them.
 
 The pure functions `conv2d_forward`, `conv2d_backward_input` and
 `conv2d_backward_kernel` are public so that they can be tested on their own.
@@ -40,6 +41,7 @@ what the ``+ a`` in the right padding of ``dL/dX`` accounts for.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = [
@@ -178,20 +180,41 @@ def _rot180_swap(w):
     return ops.transpose(ops.flip(w, axis=(0, 1)), (0, 1, 3, 2))
 
 
-def _fit(t, axis, lo, hi):
-    """Pad (positive) or crop (negative) ``t`` by ``lo``/``hi`` along axis."""
-    if lo < 0 or hi < 0:
-        size = int(t.shape[axis])
-        start, stop = max(-lo, 0), size - max(-hi, 0)
-        index = [slice(None)] * len(t.shape)
-        index[axis] = slice(start, stop)
-        t = t[tuple(index)]
-        lo, hi = max(lo, 0), max(hi, 0)
-    if lo or hi:
-        pads = [(0, 0)] * len(t.shape)
-        pads[axis] = (lo, hi)
-        t = ops.pad(t, pads)
+def _fit_hw(t, pads_h, pads_w):
+    """Pad (positive) or crop (negative) the spatial axes of ``t`` (NHWC) by
+    ``(lo, hi)`` each: one crop and one pad at most, each a full copy."""
+    (lo_h, hi_h), (lo_w, hi_w) = pads_h, pads_w
+    if min(lo_h, hi_h, lo_w, hi_w) < 0:
+        h, w = int(t.shape[1]), int(t.shape[2])
+        t = t[:, max(-lo_h, 0) : h - max(-hi_h, 0), max(-lo_w, 0) : w - max(-hi_w, 0), :]
+        lo_h, hi_h, lo_w, hi_w = (max(v, 0) for v in (lo_h, hi_h, lo_w, hi_w))
+    if lo_h or hi_h or lo_w or hi_w:
+        t = ops.pad(t, [(0, 0), (lo_h, hi_h), (lo_w, hi_w), (0, 0)])
     return t
+
+
+def _conv_padded(t, kernel, pads_h, pads_w, dilation=(1, 1)):
+    """Stride-1 cross-correlation of ``t`` padded (negative: cropped) by
+    ``pads_h``/``pads_w``.
+
+    TensorFlow's convolution takes explicit paddings, which spares the copy
+    of ``t`` that a separate pad op makes; other backends pad, then convolve.
+    """
+    crop_h, crop_w = [(min(lo, 0), min(hi, 0)) for lo, hi in (pads_h, pads_w)]
+    t = _fit_hw(t, crop_h, crop_w)
+    (lo_h, hi_h), (lo_w, hi_w) = [(max(lo, 0), max(hi, 0)) for lo, hi in (pads_h, pads_w)]
+    if keras.backend.backend() == "tensorflow" and (lo_h or hi_h or lo_w or hi_w):
+        import tensorflow as tf
+
+        return tf.nn.conv2d(
+            t, kernel, strides=1,
+            padding=[[0, 0], [lo_h, hi_h], [lo_w, hi_w], [0, 0]],
+            dilations=list(dilation),
+        )
+    return ops.conv(
+        _fit_hw(t, (lo_h, hi_h), (lo_w, hi_w)), kernel, strides=1,
+        padding="valid", data_format="channels_last", dilation_rate=dilation,
+    )
 
 
 def conv2d_backward_input(
@@ -260,17 +283,18 @@ def _backward_input_dilate(dy, w, geo):
         s == 1 and pl == (k_eff - 1) // 2 and pr == k_eff - 1 - pl
         for (_, _, s, _, _, _, _, k_eff, _), (pl, pr) in zip(geo, pads)
     )
-    if not same:
-        for axis, (pl, pr) in zip((1, 2), pads):
-            t = _fit(t, axis, pl, pr)
-    dx = ops.conv(
-        t,
-        _rot180_swap(w),
-        strides=1,
-        padding="same" if same else "valid",
-        data_format="channels_last",
-        dilation_rate=(geo[0][3], geo[1][3]),
-    )
+    dilation = (geo[0][3], geo[1][3])
+    if same:
+        dx = ops.conv(
+            t,
+            _rot180_swap(w),
+            strides=1,
+            padding="same",
+            data_format="channels_last",
+            dilation_rate=dilation,
+        )
+    else:
+        dx = _conv_padded(t, _rot180_swap(w), pads[0], pads[1], dilation)
     # The arithmetic gives exactly (H, W); the crop documents the recipe.
     return dx[:, : geo[0][0], : geo[1][0], :]
 
@@ -301,15 +325,12 @@ def _backward_input_phase(dy, w, geo):
                     ops.zeros((ops.shape(dy)[0], nq_h, nq_w, c), dtype=dy.dtype)
                 )
                 continue
-            t = _fit(dy, 1, kr_h - 1 - q0h, q1h - oh)
-            t = _fit(t, 2, kr_w - 1 - q0w, q1w - ow)
             cols.append(
-                ops.conv(
-                    t,
+                _conv_padded(
+                    dy,
                     _rot180_swap(sub),
-                    strides=1,
-                    padding="valid",
-                    data_format="channels_last",
+                    (kr_h - 1 - q0h, q1h - oh),
+                    (kr_w - 1 - q0w, q1w - ow),
                 )
             )  # (N, nq_h, nq_w, C)
         rows.append(ops.stack(cols, axis=3) if sw > 1 else cols[0][:, :, :, None])
@@ -346,10 +367,11 @@ def conv2d_backward_kernel(
             tap ``(i, j)`` take the strided slice of ``xp`` that it sees and
             contract it with ``dy`` over ``(N, oh, ow)`` (a
             ``(C, N*oh*ow) x (N*oh*ow, O)`` matrix product; slow, kept
-            as a reference). ``"gemm"``: the same matrix product per tap,
-            but on flattened stride phases of ``xp`` in which every tap is
-            a contiguous, shifted range of rows (see
-            `_backward_kernel_gemm`): no slice copies, no large-kernel
+            as a reference). ``"gemm"``: the same matrix products, but on
+            flattened stride phases of ``xp`` in which every tap is a
+            contiguous, shifted range of rows, the taps of a phase side by
+            side in one product per cache-sized block of rows (see
+            `_backward_kernel_gemm`): no strided slices, no large-kernel
             convolution. ``"phase"`` (dilation 1): split ``x`` into
             its ``s*s`` stride phases and, per phase, correlate ``dy``
             (batch and channels swapped) with the phase used as the kernel:
@@ -381,7 +403,7 @@ def conv2d_backward_kernel(
             x, dy, (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow)
         )
     if method in ("conv", "phase"):
-        xp = _fit(_fit(x, 1, lo_h, hi_h), 2, lo_w, hi_w)
+        xp = _fit_hw(x, (lo_h, hi_h), (lo_w, hi_w))
         xt = ops.transpose(xp, (3, 1, 2, 0))  # (C, Hp, Wp, N)
         dyt = ops.transpose(dy, (1, 2, 0, 3))  # (oh, ow, N, O)
         g = ops.conv(
@@ -395,7 +417,7 @@ def conv2d_backward_kernel(
         g = g[:, :kh, :kw, :]
         return ops.transpose(g, (1, 2, 0, 3))
     if method == "patches":
-        xp = _fit(_fit(x, 1, lo_h, hi_h), 2, lo_w, hi_w)
+        xp = _fit_hw(x, (lo_h, hi_h), (lo_w, hi_w))
         span_h, span_w = (oh - 1) * sh + 1, (ow - 1) * sw + 1
         rows = []
         for i in range(kh):
@@ -438,7 +460,7 @@ def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
     # instead of being materialised (a pad copies all of x). x is padded
     # only when H or W is not a multiple of the stride.
     hx, wx = -(-in_h // sh), -(-in_w // sw)
-    xq = _fit(_fit(x, 1, 0, hx * sh - in_h), 2, 0, wx * sw - in_w)
+    xq = _fit_hw(x, (0, hx * sh - in_h), (0, wx * sw - in_w))
     xq = ops.reshape(xq, (-1, hx, sh, wx, sw, c))
     xq = ops.transpose(xq, (2, 4, 1, 3, 0, 5))  # (sh, sw, hx, wx, N, C)
     dyt = ops.transpose(dy, (3, 1, 2, 0))  # (O, oh, ow, N)
@@ -465,7 +487,7 @@ def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
                         taps[rh + a * sh, rw + b * sw] = zero
                 continue
             kernel = xq[rho_h, rho_w, a0h:a1h, a0w:a1w]  # (., ., N, C)
-            t = _fit(_fit(dyt, 1, plh, prh), 2, plw, prw)
+            t = _fit_hw(dyt, (plh, prh), (plw, prw))
             g = ops.conv(
                 t, kernel, strides=1, padding="valid",
                 data_format="channels_last",
@@ -481,8 +503,16 @@ def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
     )  # (kh, kw, C, O)
 
 
+#: Bytes of the tap-stacked ``dy`` block that one matrix product of
+#: `_backward_kernel_gemm` reads: small enough to stay in the CPU's caches
+#: between its concatenation and its product.
+GEMM_BLOCK_BYTES = 1 << 22
+#: At most this many blocks per phase (bounds the graph's size on large inputs).
+GEMM_MAX_BLOCKS = 64
+
+
 def _backward_kernel_gemm(x, dy, ksize, strides, dilation, lows, outs):
-    """dW as one ``(C, M) x (M, O)`` matrix product per kernel tap.
+    """dW as blocked matrix products over flattened stride phases.
 
     Tap ``i`` reads padded row ``p*s + i*d`` for output row ``p``. Split
     ``i*d = m*s + r`` (stride phase ``r``, shift ``m``; with ``s = 1`` the only
@@ -490,9 +520,20 @@ def _backward_kernel_gemm(x, dy, ksize, strides, dilation, lows, outs):
     ``P_r = xp[r::s]``. Put the phase and ``dy`` (zero-padded) on one grid
     of ``G_h x G_w`` positions per image and flatten both to
     ``(N*G_h*G_w, .)``: output position ``f = (n*G_h + p)*G_w + q`` meets
-    ``P_r`` at ``f + m_h*G_w + m_w``, so each tap is ``P_flat[off:]^T @
-    dy_flat[:-off]``, a contiguous shifted range. Products that straddle
-    rows or images meet the zero padding of ``dy`` and add nothing.
+    ``P_r`` at ``u = f + off`` with ``off = m_h*G_w + m_w``, so
+
+        ``dW[tap] = sum_u P_flat[u]^T dy_flat[u - off]``.
+
+    Products that straddle rows or images meet the zero padding of ``dy``;
+    one leading image of zeros in ``dy`` covers ``u - off < 0``. The taps of
+    one phase share ``P_flat``: for a block of rows ``u`` their shifted
+    ``dy`` rows are concatenated side by side, and the block adds one
+    ``(C, B) x (B, taps*O)`` product. Blocks are sized to stay in the CPU's
+    caches (`GEMM_BLOCK_BYTES`), so the concatenation costs little more than
+    reading ``dy`` once, where one product per tap over all rows would
+    stream both operands from memory for every tap. (A batch size unknown
+    at trace time leaves the number of rows unknown: then one product per
+    tap.)
     """
     (kh, kw), (sh, sw), (dh, dw), (lo_h, lo_w), (oh, ow) = (
         ksize, strides, dilation, lows, outs
@@ -508,26 +549,51 @@ def _backward_kernel_gemm(x, dy, ksize, strides, dilation, lows, outs):
 
     taps_h, gh = axis_plan(kh, sh, dh, oh)
     taps_w, gw = axis_plan(kw, sw, dw, ow)
+    grid = gh * gw
     # padded input on s*G rows/columns: phase r is xp[r::s][:G]
-    xp = _fit(_fit(x, 1, lo_h, gh * sh - lo_h - in_h), 2, lo_w, gw * sw - lo_w - in_w)
-    dyf = ops.reshape(_fit(_fit(dy, 1, 0, gh - oh), 2, 0, gw - ow), (-1, o))
+    xp = _fit_hw(x, (lo_h, gh * sh - lo_h - in_h), (lo_w, gw * sw - lo_w - in_w))
     if sh == sw == 1:
         phases = {(0, 0): ops.reshape(xp, (-1, c))}
     else:  # all phases in one transpose: (sh, sw, N, G_h, G_w, C); strided slices are slow
         xq = ops.transpose(ops.reshape(xp, (-1, gh, sh, gw, sw, c)), (2, 4, 0, 1, 3, 5))
         phases = {}
-    rows = []
-    for rh, mh in taps_h:
-        cols = []
-        for rw, mw in taps_w:
-            if (rh, rw) not in phases:
-                phases[rh, rw] = ops.reshape(xq[rh, rw], (-1, c))
-            off = mh * gw + mw
-            xs = phases[rh, rw][off:] if off else phases[rh, rw]
-            ds = dyf[:-off] if off else dyf
-            cols.append(ops.einsum("mc,mo->co", xs, ds))
-        rows.append(ops.stack(cols, axis=0))
-    return ops.stack(rows, axis=0)  # (kh, kw, C, O)
+    dyf = ops.reshape(
+        ops.pad(dy, [(1, 0), (0, gh - oh), (0, gw - ow), (0, 0)]), (-1, o)
+    )  # rows [0, grid) are the leading zero image
+    by_phase = {}
+    for i, (rh, mh) in enumerate(taps_h):
+        for j, (rw, mw) in enumerate(taps_w):
+            by_phase.setdefault((rh, rw), []).append(((i, j), mh * gw + mw))
+    itemsize = np.dtype(keras.backend.standardize_dtype(dy.dtype)).itemsize
+    taps = {}
+    for (rh, rw), members in by_phase.items():
+        if (rh, rw) not in phases:
+            phases[rh, rw] = ops.reshape(xq[rh, rw], (-1, c))
+        phase = phases[rh, rw]
+        if x.shape[0] is None:
+            for tap, off in members:
+                shifted = dyf[grid - off : -off] if off else dyf[grid:]
+                taps[tap] = ops.matmul(ops.transpose(phase), shifted)
+            continue
+        rows = int(x.shape[0]) * grid
+        block = max(
+            256,
+            GEMM_BLOCK_BYTES // (len(members) * o * itemsize),
+            -(-rows // GEMM_MAX_BLOCKS),
+        )
+        parts = []
+        for u0 in range(0, rows, block):
+            b = min(block, rows - u0)
+            shifted = [dyf[grid + u0 - off : grid + u0 - off + b] for _, off in members]
+            d = shifted[0] if len(shifted) == 1 else ops.concatenate(shifted, axis=1)
+            parts.append(ops.matmul(ops.transpose(phase[u0 : u0 + b]), d))
+        g = parts[0] if len(parts) == 1 else ops.sum(ops.stack(parts), axis=0)
+        for k, (tap, _) in enumerate(members):
+            taps[tap] = g[:, k * o : (k + 1) * o]  # (C, O)
+    return ops.stack(
+        [ops.stack([taps[i, j] for j in range(kw)], axis=0) for i in range(kh)],
+        axis=0,
+    )  # (kh, kw, C, O)
 
 
 #: Methods used by ExplicitConv2D's backward pass (see
@@ -680,11 +746,12 @@ class ExplicitConv2D(keras.layers.Layer):
     textbook recipes (slower for strides > 1).
 
     Backward methods (module-level ``BACKWARD_INPUT_METHOD`` /
-    ``BACKWARD_KERNEL_METHOD``, default ``"auto"``): stride 1 uses the
-    textbook recipes (full convolution with the rotated kernel; dW as a
-    convolution of the transposed input with ``dy``); strides > 1 use their
-    stride-phase decompositions, which compute the same sums without
-    multiplying the zeros that stride-dilating ``dy`` inserts.
+    ``BACKWARD_KERNEL_METHOD``, default ``"auto"``): dX is the textbook full
+    convolution of ``dy`` with the rotated kernel at stride 1, and its
+    stride-phase decomposition for strides > 1 (the same sum without
+    multiplying the zeros that stride-dilating ``dy`` inserts); dW is the
+    cross-correlation of the input with ``dy`` computed as blocked matrix
+    products over the kernel taps (``"gemm"``).
 
     Example:
 
