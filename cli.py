@@ -421,7 +421,7 @@ def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_pa
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (a plain spec)."""
     _tf_quiet()
     from archspec.document import load_document
-    from builders.search.runner import TrialRunner  # TF-free: the first trial's process starts importing now
+    from builders.search.runner import TrialRunner  # TF-free: the trials' fork server starts importing now
     from builders.training.run import quiet_native_stderr
 
     runner = None if role == "chief" else TrialRunner(timeout=trial_timeout).start()
@@ -442,7 +442,7 @@ def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_pa
         raise click.ClickException(str(e)) from None
     finally:
         if runner is not None:
-            runner.abort()  # only a spare the search never got to use is left here
+            runner.abort()  # a trial still running when the search fails or is interrupted
 
 
 def _reference_specs_dir():

@@ -8,9 +8,10 @@ quality   The block-structure search of ``specs/search/digits_blocks.yaml`` on d
           best trial, when 99 % test accuracy was first reached, wall time; then the winning
           ``best.yaml`` of each is trained again with ``archspec train`` (a plain spec).
 overhead  Per-trial overhead of ``archspec search`` over a plain build and fit of the same
-          candidates: the search's wall time (process start to exit, N trials) against,
-          in one process after the imports, ``build_model`` + ``compile`` + ``fit`` of each
-          trial's candidate on the same data pipeline for the same epochs.
+          candidates: each trial's wall time as the search spends it (its process started to
+          its result read) against, in one process after the imports, ``build_model`` +
+          ``compile`` + ``fit`` + ``evaluate`` of the same candidate on the same data pipeline
+          for the same epochs; the search process's start-up is reported apart.
 memory    Memory of the search process: RSS after each of 30 trials (each trial runs in a
           process of its own), against Keras Tuner's own in-process ``RandomSearch`` building
           and fitting the same candidates in its process.
@@ -80,25 +81,21 @@ def part_quality(args, work):
         print(f"  {tuner} best: {choices}")
 
 
-def part_overhead(args, work):
+def _plain_fit_seconds(candidates, epochs):
+    """Build, compile, fit and evaluate each candidate in this process, as a plain Keras script would."""
     import keras
 
-    out = os.path.join(work, "overhead")
-    n = args.overhead_trials
-    _, search_s = archspec("search", SPEC, "--max-trials", str(n), "--epochs", str(args.epochs), "-o", out,
-                           "--seed", str(args.seed))
     import archspec as _  # noqa: F401  (registers the custom layers)
     from archspec.training import spec_training_config
     from builders.keras_model import build_model
     from builders.training.augment import make_augment
     from builders.training.data import load_data, make_dataset
 
-    candidates = [(json.loads(t["choices"])) for t in trials_of(out) if t["status"] == "completed"]
     data = load_data("digits")
-    plain = []
+    seconds = []
     for choices in candidates:
         t0 = time.perf_counter()
-        graph, cfg = spec_training_config(SPEC, {"training.epochs": args.epochs}, choices)
+        graph, cfg = spec_training_config(SPEC, {"training.epochs": epochs}, choices)
         shape = tuple(graph.inputs[0].attrs["shape"])
         common = dict(input_shape=shape, batch_size=cfg["batch_size"], num_classes=10)
         augment = make_augment(cfg["augmentation"], shape, 0)  # the same pipeline as the trials'
@@ -108,18 +105,49 @@ def part_overhead(args, work):
         model = build_model(graph)
         model.compile(optimizer=keras.optimizers.Adam(cfg["optimizer"]["learning_rate"]),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(train, validation_data=val, epochs=args.epochs, verbose=0)
+        model.fit(train, validation_data=val, epochs=epochs, verbose=0)
         model.evaluate(val, verbose=0)
-        plain.append(time.perf_counter() - t0)
+        seconds.append(time.perf_counter() - t0)
         keras.backend.clear_session()
-    per_search = search_s / len(candidates)
-    per_plain = sum(plain) / len(plain)
-    print(f"\nper-trial overhead, {len(candidates)} candidates x {args.epochs} epochs on digits:")
-    print("| | per trial | ratio |")
-    print("|---|---|---|")
-    print(f"| plain build + fit in one process (imports not counted) | {per_plain:.2f} s | 1.00 |")
-    print(f"| `archspec search` (whole process, each trial in its own) | {per_search:.2f} s | "
-          f"{per_search / per_plain:.3f} |")
+    return seconds
+
+
+def part_overhead(args, work):
+    """Each trial as the search spends it (its process started to its result read) against a plain
+    build + fit + evaluate of the same candidate in one warm process; the search process's own
+    start-up (imports, oracle, fork server) is reported apart, since it is paid once per search."""
+    import statistics
+
+    n, reps = args.overhead_trials, args.overhead_repeats
+    search_walls, trial_secs, plain_secs, candidates = [], [], [], None
+    for rep in range(reps):  # alternate: search, plain, search, plain, ...
+        out = os.path.join(work, f"overhead-{rep}")
+        _, wall = archspec("search", SPEC, "--max-trials", str(n), "--epochs", str(args.epochs), "-o", out,
+                           "--seed", str(args.seed), "--overwrite")
+        done = [t for t in trials_of(out) if t["status"] == "completed"]
+        if candidates is None:
+            candidates = [json.loads(t["choices"]) for t in done]
+            params = [int(t["params"]) for t in done]
+        elif [json.loads(t["choices"]) for t in done] != candidates:
+            sys.exit("the repeated search trained other candidates (same seed): not comparable")
+        search_walls.append(wall)
+        trial_secs.append([float(t["seconds"]) for t in done])
+        plain_secs.append(_plain_fit_seconds(candidates, args.epochs))
+    k = len(candidates)
+    trial_med = [statistics.median(r[i] for r in trial_secs) for i in range(k)]
+    plain_med = [statistics.median(r[i] for r in plain_secs) for i in range(k)]
+    wall = statistics.median(search_walls)
+    print(f"\nper-trial overhead, {k} candidates x {args.epochs} epochs on digits, median of {reps} alternating "
+          "runs (seconds):")
+    print("| candidate | plain build + fit + evaluate | `archspec search` trial | ratio |")
+    print("|---|---|---|---|")
+    for i, (n_params, p, t) in enumerate(zip(params, plain_med, trial_med)):
+        print(f"| {i} ({n_params:,} params) | {p:.2f} | {t:.2f} | {t / p:.3f} |")
+    print(f"| **all {k}** | {sum(plain_med):.2f} | {sum(trial_med):.2f} | **{sum(trial_med) / sum(plain_med):.3f}** |")
+    fixed = wall - sum(trial_med)
+    print(f"\nwhole `archspec search` process: {wall:.1f} s, of which {fixed:.1f} s outside the trials (start-up "
+          f"with imports, screening, leaderboard, plot, best.yaml): {wall / sum(plain_med):.3f}x the plain fits "
+          f"over {k} trials")
 
 
 def part_memory(args, work):
@@ -213,7 +241,8 @@ def main():
     ap.add_argument("--trials", type=int, default=20, help="trials per tuner (quality)")
     ap.add_argument("--tuners", default="random,bayesian,hyperband", help="tuners compared (quality)")
     ap.add_argument("--trial-epochs", type=int, help="epochs per trial (quality; default: the spec's)")
-    ap.add_argument("--overhead-trials", type=int, default=6)
+    ap.add_argument("--overhead-trials", type=int, default=8)
+    ap.add_argument("--overhead-repeats", type=int, default=3, help="alternating search/plain runs (overhead)")
     ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)

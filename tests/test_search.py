@@ -258,3 +258,101 @@ def test_search_process_memory_stays_flat(tmp_path, monkeypatch):
     tuner_mod.search(SearchOptions(spec=str(spec), out=str(tmp_path / "out"), max_trials=8), echo=lambda *a: None)
     assert len(rss) == 8
     assert rss[-1] - rss[0] < 50 * 2**20, [r // 2**20 for r in rss]
+
+
+def _trial_options(spec, **overrides):
+    return {"spec": str(spec), "overrides": overrides, "choices": {}, "overwrite": True, "devices": None,
+            "verbose": 2, "reports": False, "checkpoints": False}
+
+
+def _rss(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.slow
+def test_trial_runner_forks_a_fresh_process_per_trial(tmp_path):
+    from builders.search.runner import TrialRunner
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    runner = TrialRunner(timeout=600).start()
+    try:
+        first = runner.run(_trial_options(spec), tmp_path / "t0")
+        server, server_rss = runner.server.pid, _rss(runner.server.pid)
+        second = runner.run(_trial_options(spec), tmp_path / "t1")
+        assert first["status"] == second["status"] == "ok", (first, second)
+        assert first["pid"] != second["pid"] and server not in (first["pid"], second["pid"])
+        assert runner.server.pid == server  # one server, a child per trial
+        assert abs(_rss(server) - server_rss) < 5 * 2**20  # the trials' memory is not the server's
+        assert first["metrics"]["validation"]["accuracy"] > 0 and first["seconds"] >= first["metrics"]["wall_seconds"]
+        assert "tiny" in (tmp_path / "t0" / "train.log").read_text()  # the trial's output went to its log
+        # a trial over its time limit is killed and recorded as failed; the server serves the next one
+        runner.timeout = 3
+        slow = runner.run(_trial_options(spec, **{"training.epochs": 10_000}), tmp_path / "t2")
+        assert slow["status"] == "failed" and "timed out" in slow["message"]
+        runner.timeout = 600
+        os.kill(runner.server.pid, signal.SIGKILL)  # a server that died is started again
+        runner.server.wait()
+        assert runner.run(_trial_options(spec), tmp_path / "t3")["status"] == "ok"
+    finally:
+        runner.close()
+    assert runner.server is None
+
+
+def _children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_search_takes_its_trial_along(tmp_path):
+    """The search's script has no ``if __name__ == "__main__"`` guard: trials must not re-run it."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        from builders.search.runner import TrialRunner
+        options = {_trial_options(spec, **{"training.epochs": 10_000})!r}
+        with open({str(tmp_path / "ran")!r}, "a") as f:
+            f.write("ran\\n")
+        TrialRunner().start().run(options, {str(tmp_path / "t0")!r})
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": ROOT}, start_new_session=True)
+    try:
+        assert _wait_for(lambda: "Epoch 2/" in _read(tmp_path / "t0" / "train.log"), 300), _read(
+            tmp_path / "t0" / "train.log")[-2000:]
+        (server,) = _children(proc.pid)
+        (trial,) = _children(server)
+        proc.kill()  # kill -9 of the search alone
+        proc.wait()
+        assert _wait_for(lambda: not _alive(trial) and not _alive(server), 30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (tmp_path / "ran").read_text() == "ran\n"  # the script ran once, not again in a trial
+
+
+def _read(path):
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

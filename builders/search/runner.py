@@ -1,9 +1,11 @@
-"""Process-isolated trials, with one warm spare process to hide TensorFlow's import time."""
+"""Process-isolated trials, forked from a server that has imported TensorFlow once."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -12,87 +14,136 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 class TrialRunner:
-    """Runs each trial in a fresh ``builders.search.worker`` process.
+    """Runs each trial in a fresh process, forked by :mod:`builders.search.forkserver`.
+
+    The server imports TensorFlow, Keras and the training code once, while the search starts up;
+    each trial is a child forked from it, which starts with the imports done and gives its memory
+    back when it ends.
 
     Args:
-        prefork: keep the next worker process started (imports done) while a trial trains.
         timeout: seconds a trial may take before its process is killed and the trial FAILED.
     """
 
-    def __init__(self, prefork: bool = True, timeout: float | None = None):
-        self.prefork = prefork
+    def __init__(self, timeout: float | None = None):
         self.timeout = timeout
-        self.spare = None
+        self.server = None
+        self.buffer = b""
+        self.pid = None  # the running trial's process
 
     def start(self):
-        """Start the spare process now (its imports then overlap with the search's own start-up)."""
-        if self.prefork and self.spare is None:
-            self.spare = self._spawn()
+        """Start the fork server now, so that its imports overlap with the search's own start-up."""
+        if self.server is None or self.server.poll() is not None:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            stderr = None if os.environ.get("ARCHSPEC_DEBUG") else subprocess.DEVNULL
+            self.server = subprocess.Popen([sys.executable, "-m", "builders.search.forkserver"],
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                                           cwd=ROOT)
+            self.buffer = b""
         return self
 
-    def _spawn(self):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        log = open(os.devnull, "w")
-        proc = subprocess.Popen([sys.executable, "-m", "builders.search.worker"], stdin=subprocess.PIPE,
-                                stdout=log, stderr=subprocess.STDOUT, env=env, text=True, cwd=os.getcwd())
-        proc._archspec_log = log
-        return proc
+    def _message(self, deadline=None):
+        """The server's next message, or None at ``deadline`` (monotonic); EOFError if it is gone."""
+        fd = self.server.stdout.fileno()
+        while b"\n" not in self.buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([fd], [], [], wait)
+            if not readable:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise EOFError("the trials' fork server exited")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
 
     def run(self, options: dict, trial_dir: str, heartbeat=None, heartbeat_every: float = 5.0) -> dict:
-        """Train one candidate; returns {"status": "ok"|"failed", "metrics"|"message", "seconds"}."""
+        """Train one candidate; returns {"status": "ok"|"failed", "metrics"|"message", "seconds"}.
+
+        ``seconds`` is the wall time from asking for the trial's process to reading its result.
+        """
+        trial_dir = os.path.abspath(trial_dir)
         os.makedirs(trial_dir, exist_ok=True)
         result_path = os.path.join(trial_dir, "result.json")
         if os.path.exists(result_path):
             os.remove(result_path)
-        proc = self.spare if self.spare is not None and self.spare.poll() is None else self._spawn()
-        self.spare = None
-        # the worker's output goes to the trial's log from here on: re-point via a file it appends to
-        log_path = os.path.join(trial_dir, "train.log")
         job = {"options": {**options, "out": os.path.join(trial_dir, "run")}, "result": result_path,
-               "log": log_path}
+               "log": os.path.join(trial_dir, "train.log"), "cwd": os.getcwd(), "env": dict(os.environ)}
+        self.start()
         start = time.perf_counter()
-        proc.stdin.write(json.dumps(job) + "\n")
-        proc.stdin.flush()
-        proc.stdin.close()
-        if self.prefork:
-            self.spare = self._spawn()
+        try:
+            code = self._run_job(job, start, heartbeat, heartbeat_every)
+        except (EOFError, BrokenPipeError, OSError) as e:
+            self._kill_trial()
+            self._stop_server()
+            return {"status": "failed", "message": f"the trial could not run: {e}",
+                    "seconds": time.perf_counter() - start}
+        finally:
+            self.pid = None
+        if code == "timeout":
+            return {"status": "failed", "message": f"timed out after {self.timeout:.0f} s",
+                    "seconds": time.perf_counter() - start}
+        if os.path.exists(result_path):
+            with open(result_path, encoding="utf-8") as f:
+                result = json.load(f)
+            result["seconds"] = time.perf_counter() - start
+            return result
+        why = "killed (out of memory?)" if code in (-9, 137) else f"exited with code {code}"
+        return {"status": "failed", "message": f"the trial process {why} without a result",
+                "seconds": time.perf_counter() - start}
+
+    def _run_job(self, job, start, heartbeat, heartbeat_every):
+        self.server.stdin.write((json.dumps(job) + "\n").encode())
+        self.server.stdin.flush()
+        message = self._message()
+        while "ready" in message:  # a server that was still importing
+            message = self._message()
+        self.pid = message["pid"]
         last_beat = time.monotonic()
+        timed_out = False
         while True:
-            try:
-                proc.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+            message = self._message(deadline=time.monotonic() + 1.0)
+            if message is not None:
+                return "timeout" if timed_out else message["exit"]
             if heartbeat is not None and time.monotonic() - last_beat >= heartbeat_every:
                 last_beat = time.monotonic()
                 try:
                     heartbeat()
                 except Exception:  # noqa: BLE001 - a missed heartbeat is not fatal here
                     pass
-            if self.timeout and time.perf_counter() - start > self.timeout:
-                proc.kill()
-                proc.wait()
-                return {"status": "failed", "message": f"timed out after {self.timeout:.0f} s",
-                        "seconds": time.perf_counter() - start}
-        proc._archspec_log.close()
-        if os.path.exists(result_path):
-            with open(result_path, encoding="utf-8") as f:
-                return json.load(f)
-        code = proc.returncode
-        why = "killed (out of memory?)" if code in (-9, 137) else f"exited with code {code}"
-        return {"status": "failed", "message": f"the trial process {why} without a result",
-                "seconds": time.perf_counter() - start}
+            if self.timeout and not timed_out and time.perf_counter() - start > self.timeout:
+                timed_out = True
+                self._kill_trial()  # the server reports its exit next
+
+    def _kill_trial(self):
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _stop_server(self):
+        server, self.server = self.server, None
+        if server is None:
+            return
+        try:
+            server.stdin.close()  # the server kills a running trial and exits
+        except OSError:
+            pass
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
 
     def abort(self):
-        """Stop the spare process at once (the search failed before it could use it)."""
-        if self.spare is not None and self.spare.poll() is None:
-            self.spare.kill()
-            self.spare.wait()
-            self.spare._archspec_log.close()
-        self.spare = None
+        """Stop a running trial and the server at once (the search is failing or interrupted)."""
+        self._kill_trial()
+        self.pid = None
+        self._stop_server()
 
     def close(self):
-        """End the spare process: it is idle, waiting for a job, so it can simply be stopped."""
-        self.abort()
+        """End the fork server (idle between trials, so it simply exits)."""
+        self._stop_server()

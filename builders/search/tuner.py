@@ -53,7 +53,6 @@ class SearchOptions:
     worker_timeout: float = 120.0
     idle_timeout: float = 600.0
     trial_timeout: float | None = None
-    prefork: bool = True
 
 
 class ArchTuner(kt.engine.base_tuner.BaseTuner):
@@ -189,7 +188,7 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
     oracle = make_oracle(opts.tuner, kt.Objective(OBJECTIVE, "max"), opts.max_trials, opts.seed, max_epochs)
     oracle.screen = make_screen(hm, oracle, opts)
     if runner is None:
-        runner = TrialRunner(prefork=opts.prefork, timeout=opts.trial_timeout)
+        runner = TrialRunner(timeout=opts.trial_timeout)
     directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
     tuner = ArchTuner(oracle, hm, opts, runner, directory=directory, project_name="tuner", overwrite=False)
     try:

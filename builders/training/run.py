@@ -934,11 +934,14 @@ def train(opts: TrainOptions, echo=print):
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     if n_workers > 1:
         _multi_worker_fixes(infer, strategy)
+    # With one output and integer labels the trained model computes exactly what `infer` would, and its
+    # evaluation function is already traced (by the validation during fit): evaluate with it.
+    evaluator = model if k_out == 1 and not one_hot else infer
     results = {}
     for split, key in (("train", "train"), ("val", "validation"), ("test", "test")):
         if len(data.splits[split]) and (opts.reports or split != "train"):
-            ds = make_dataset(data.splits[split], **common)
-            r = infer.evaluate(ds, verbose=0, return_dict=True)
+            ds = val_ds if split == "val" and evaluator is model else make_dataset(data.splits[split], **common)
+            r = evaluator.evaluate(ds, verbose=0, return_dict=True)
             results[key] = {"loss": float(r["loss"]), "accuracy": float(r["accuracy"]), "samples": len(data.splits[split])}
     test_split = data.splits["test"] if len(data.splits["test"]) else data.splits["val"]
     y_pred = None
