@@ -18,6 +18,7 @@ every child, which re-runs an unguarded user script and costs the CLI's imports 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -116,6 +117,10 @@ def serve(inp, out):
 def main():
     started = time.perf_counter()
     preload()
+    # Keep the garbage collector of every child off the objects inherited from here: collecting
+    # them would write to (and so copy) most of the server's memory pages in each trial.
+    gc.collect()
+    gc.freeze()
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but the protocol on the channel
     if os.environ.get("ARCHSPEC_DEBUG"):
