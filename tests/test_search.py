@@ -300,25 +300,23 @@ def test_trial_runner_forks_a_fresh_process_per_trial(tmp_path):
     assert runner.server is None
 
 
+def _proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return kids
+    stats = {int(e): _proc_stat(e) for e in os.listdir("/proc") if e.isdigit()}
+    return [child for child, stat in stats.items() if stat and int(stat[1]) == pid]
 
 
 def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
 
 
 @pytest.mark.slow
