@@ -191,7 +191,8 @@ def build(spec, output, show_summary, no_aux, sets, chooses):
               help="Random coordinates checked per tensor.")
 @click.option("--batch", type=click.IntRange(min=1), default=2, show_default=True,
               help="With a SPEC: images in the random input batch.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the checked coordinates, the inputs and (for a spec) the initial weights.")
 @click.option("--threshold", type=float, default=None,
               help="Largest relative error accepted (default: 1e-7 for a LAYER, 1e-4 for a SPEC).  cs231n: <=1e-7 "
                    "good; up to 1e-4 fine only with kinks such as ReLU or max pooling, and for the tiny gradients "

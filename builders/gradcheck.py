@@ -511,11 +511,19 @@ def _float64_inputs(graph):
 
 def check_graph(graph, batch=2, n_coords=DEFAULT_COORDS, seed=0):
     """Gradient-check the Keras model of a resolved spec (every output, auxiliary heads included)
-    on a random standard-normal batch; returns the results (one per weight tensor, then inputs)."""
+    on a random standard-normal batch, with initial weights drawn from ``seed``; returns the results
+    (one per weight tensor, then inputs)."""
     from builders.keras_model import build_model
+
+    import keras
 
     rng = np.random.default_rng(seed)
     graph = _float64_inputs(graph)
     inputs = [rng.standard_normal((batch, *n.attrs["shape"])) for n in graph.inputs]
-    return check_model(lambda: build_model(graph, include_aux=True), inputs[0] if len(inputs) == 1 else inputs,
-                       n_coords=n_coords, seed=seed)
+
+    def build():
+        # the initial weights from ``seed`` too: the same check gives the same figures on every run
+        keras.utils.set_random_seed(seed)
+        return build_model(graph, include_aux=True)
+
+    return check_model(build, inputs[0] if len(inputs) == 1 else inputs, n_coords=n_coords, seed=seed)
