@@ -362,6 +362,12 @@ def make_dataset(split: Split, *, input_shape, batch_size, training=False, augme
     """
     import tensorflow as tf
 
+    def mapped(ds, fn):
+        # These functions have no Python control flow on tensors, so AutoGraph's conversion (parsing and
+        # recompiling their source, ~0.03 s each) buys nothing; a fresh process, as each search trial
+        # is, would pay it again for every function.
+        return ds.map(tf.autograph.experimental.do_not_convert(fn), num_parallel_calls=tf.data.AUTOTUNE)
+
     n = len(split)
     h, w, c = input_shape
     y_all = tf.constant(split.y, tf.int32)
@@ -369,7 +375,7 @@ def make_dataset(split: Split, *, input_shape, batch_size, training=False, augme
     if split.files is not None:
         files = tf.constant(split.files)
         ds = tf.data.Dataset.from_tensor_slices((files, y_all))
-        ds = ds.map(lambda f, y: (decode_file(f, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = mapped(ds, lambda f, y: (decode_file(f, input_shape), y))
         if fits:
             ds = ds.cache()
         if training:
@@ -391,13 +397,13 @@ def make_dataset(split: Split, *, input_shape, batch_size, training=False, augme
             x = tf.gather(x_all, idx)
             return (preprocess(x, prep) if prep else x), tf.gather(y_all, idx)
 
-        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = mapped(ds, gather)
     if training and augment is not None:
-        ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = mapped(ds, lambda x, y: (augment(x), y))
     if one_hot:
-        ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = mapped(ds, lambda x, y: (x, tf.one_hot(y, num_classes)))
     if targets is not None:
-        ds = ds.map(lambda x, y: (x, targets(y)), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = mapped(ds, lambda x, y: (x, targets(y)))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     ds = ds.with_options(options)
