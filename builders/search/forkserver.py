@@ -28,7 +28,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-POLL = 0.2  # seconds between checks of the running child while waiting for the search
+POLL = 1.0  # seconds between checks of the running child (its end also wakes the server at once)
 
 
 def preload():
@@ -44,6 +44,7 @@ def preload():
         import archspec  # noqa: F401
         import archspec.emit  # noqa: F401
         import builders.keras_model  # noqa: F401
+        import builders.training.augment  # noqa: F401
         import builders.training.data  # noqa: F401
         import builders.training.run  # noqa: F401
         import builders.search.worker  # noqa: F401
@@ -95,23 +96,32 @@ def serve(inp, out):
         if not line.strip():
             continue
         job = json.loads(line)
+        # the child holds the write end of this pipe until it ends: its end wakes the select below at once
+        ended, alive = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(job, channel)
+            _child(job, (*channel, ended))
+        os.close(alive)
         _say(out, pid=pid)
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                _say(out, exit=_exit_code(status))
-                break
-            readable, _, _ = select.select([fd_in], [], [], POLL)
-            if readable:
-                chunk = os.read(fd_in, 1 << 16)
-                if not chunk:  # the search is gone: so is its trial
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    return
-                buffer += chunk
+        try:
+            while True:
+                readable, _, _ = select.select([fd_in, ended], [], [], POLL)
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    _say(out, exit=_exit_code(status))
+                    break
+                if fd_in in readable:
+                    chunk = os.read(fd_in, 1 << 16)
+                    if not chunk:  # the search is gone: so is its trial
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        return
+                    buffer += chunk
+                if ended in readable:  # closed, but the child is not reaped yet: wait for it
+                    _say(out, exit=_exit_code(os.waitpid(pid, 0)[1]))
+                    break
+        finally:
+            os.close(ended)
 
 
 def main():

@@ -28,6 +28,7 @@ class TrialRunner:
         self.timeout = timeout
         self.server = None
         self.buffer = b""
+        self.ready = False  # the server has said it finished its imports
         self.pid = None  # the running trial's process
 
     def start(self):
@@ -41,7 +42,14 @@ class TrialRunner:
                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
                                            cwd=ROOT)
             self.buffer = b""
+            self.ready = False
         return self
+
+    def _wait_ready(self):
+        """Wait for the server's imports (paid once per server, so not counted in a trial's time)."""
+        while not self.ready:
+            message = self._message()
+            self.ready = "ready" in message
 
     def _message(self, deadline=None):
         """The server's next message, or None at ``deadline`` (monotonic); EOFError if it is gone."""
@@ -61,7 +69,8 @@ class TrialRunner:
     def run(self, options: dict, trial_dir: str, heartbeat=None, heartbeat_every: float = 5.0) -> dict:
         """Train one candidate; returns {"status": "ok"|"failed", "metrics"|"message", "seconds"}.
 
-        ``seconds`` is the wall time from asking for the trial's process to reading its result.
+        ``seconds`` is the wall time from asking for the trial's process to reading its result (a server
+        still importing is waited for first).
         """
         trial_dir = os.path.abspath(trial_dir)
         os.makedirs(trial_dir, exist_ok=True)
@@ -73,6 +82,8 @@ class TrialRunner:
         self.start()
         start = time.perf_counter()
         try:
+            self._wait_ready()
+            start = time.perf_counter()
             code = self._run_job(job, start, heartbeat, heartbeat_every)
         except (EOFError, OSError) as e:  # the server died (a broken pipe is an OSError)
             self._kill_trial()
@@ -96,10 +107,7 @@ class TrialRunner:
     def _run_job(self, job, start, heartbeat, heartbeat_every):
         self.server.stdin.write((json.dumps(job) + "\n").encode())
         self.server.stdin.flush()
-        message = self._message()
-        while "ready" in message:  # a server that was still importing
-            message = self._message()
-        self.pid = message["pid"]
+        self.pid = self._message()["pid"]
         last_beat = time.monotonic()
         timed_out = False
         while True:
