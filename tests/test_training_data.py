@@ -491,6 +491,11 @@ def test_fit_adamw_reduce_on_plateau(tmp_path, write_spec):
     lrs = [float(r["learning_rate"]) for r in read_history(tmp_path / "run")]
     assert lrs == pytest.approx([1e-6, 1e-6, 5e-7], rel=1e-4)
     assert metrics["epochs_this_run"] == 3
+    # the validation figures come from fit's last validation (the same weights), not a second pass: the
+    # exported model, evaluated afresh, gives them again
+    v = evaluate(str(tmp_path / "run"), split="validation")
+    assert v["loss"] == pytest.approx(metrics["validation"]["loss"], rel=1e-4)
+    assert v["accuracy"] == pytest.approx(metrics["validation"]["accuracy"], abs=1.5 / 180)
 
 
 def test_check_reports_training_errors_with_locations(write_spec):

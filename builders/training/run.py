@@ -898,8 +898,8 @@ def train(opts: TrainOptions, echo=print):
 
     t_fit = time.perf_counter()
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"], callbacks=callbacks, verbose=verbose,
-                  shuffle=False)  # the pipeline shuffles
+        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"], callbacks=callbacks,
+                            verbose=verbose, shuffle=False)  # the pipeline shuffles
     except NonFiniteLoss as e:
         _finish_meta(out, chief, "stopped: non-finite loss")
         kept = (f"the last good checkpoint (epoch {e.epoch}) is kept in {ckpt_load}" if e.epoch
@@ -937,11 +937,16 @@ def train(opts: TrainOptions, echo=print):
     # With one output and integer labels the trained model computes exactly what `infer` would, and its
     # evaluation function is already traced (by the validation during fit): evaluate with it.
     evaluator = model if k_out == 1 and not one_hot else infer
+    # ... and its validation after the last epoch measured these very weights on the validation split
+    last = {k: v[-1] for k, v in history.history.items() if v} if evaluator is model else {}
     results = {}
     for split, key in (("train", "train"), ("val", "validation"), ("test", "test")):
         if len(data.splits[split]) and (opts.reports or split != "train"):
-            ds = val_ds if split == "val" and evaluator is model else make_dataset(data.splits[split], **common)
-            r = evaluator.evaluate(ds, verbose=0, return_dict=True)
+            if split == "val" and "val_loss" in last and "val_accuracy" in last:
+                r = {"loss": last["val_loss"], "accuracy": last["val_accuracy"]}
+            else:
+                ds = val_ds if split == "val" and evaluator is model else make_dataset(data.splits[split], **common)
+                r = evaluator.evaluate(ds, verbose=0, return_dict=True)
             results[key] = {"loss": float(r["loss"]), "accuracy": float(r["accuracy"]), "samples": len(data.splits[split])}
     test_split = data.splits["test"] if len(data.splits["test"]) else data.splits["val"]
     y_pred = None
@@ -965,7 +970,7 @@ def train(opts: TrainOptions, echo=print):
         "global_batch_size": B, "replicas": replicas, "workers": n_workers, "devices": device_desc,
         "params": params,
         "wall_seconds": round(time.perf_counter() - t_start, 3), "fit_seconds": round(fit_seconds, 3),
-        "train_seconds": round(train_s, 3),
+        "train_seconds": round(train_s, 3), "epoch_seconds": [round(t, 3) for t in timer.epoch_seconds],
         "samples_per_second": round(n_train * epochs_run / train_s, 1) if train_s > 0 else None,
         "samples_per_second_steady": (round(n_train * len(steady) / sum(steady), 1) if steady and sum(steady) > 0
                                       else None),
