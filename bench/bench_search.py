@@ -81,7 +81,7 @@ def part_quality(args, work):
         print(f"  {tuner} best: {choices}")
 
 
-def _plain_fit_seconds(candidates, epochs):
+def _plain_fit_seconds(candidates, epochs, data=None):
     """Build, compile, fit and evaluate each candidate in this process, as a plain Keras script would."""
     import keras
 
@@ -91,7 +91,7 @@ def _plain_fit_seconds(candidates, epochs):
     from builders.training.augment import make_augment
     from builders.training.data import load_data, make_dataset
 
-    data = load_data("digits")
+    data = data or load_data("digits")
     seconds = []
     for choices in candidates:
         t0 = time.perf_counter()
@@ -112,42 +112,111 @@ def _plain_fit_seconds(candidates, epochs):
     return seconds
 
 
+def plain_fit_server(epochs):
+    """``--plain-fit-server``: one warm process that fits the candidates it reads (JSON lines) on stdin."""
+    from builders.training.data import load_data
+
+    data = load_data("digits")
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(_plain_fit_seconds([json.loads(line)], epochs, data)[0]), flush=True)
+
+
 def part_overhead(args, work):
-    """Each trial as the search spends it (its process started to its result read) against a plain
-    build + fit + evaluate of the same candidate in one warm process; the search process's own
-    start-up (imports, oracle, fork server) is reported apart, since it is paid once per search."""
+    """Each trial as a real ``archspec search`` spends it against a plain build + fit + evaluate of the same
+    candidate in one warm process, candidate by candidate: the search (in a probe process) asks the plain
+    process to fit each candidate right before or after its own trial (the order alternates between the
+    repeated searches), so that the machine's slow drifts hit both alike.  The whole search process's time,
+    start-up included, is reported apart."""
     import statistics
 
     n, reps = args.overhead_trials, args.overhead_repeats
-    search_walls, trial_secs, plain_secs, candidates = [], [], [], None
-    for rep in range(reps):  # alternate: search, plain, search, plain, ...
+    script = os.path.join(work, "overhead_probe.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(OVERHEAD_PROBE)
+    runs = []
+    for rep in range(reps):
         out = os.path.join(work, f"overhead-{rep}")
-        _, wall = archspec("search", SPEC, "--max-trials", str(n), "--epochs", str(args.epochs), "-o", out,
-                           "--seed", str(args.seed), "--overwrite")
-        done = [t for t in trials_of(out) if t["status"] == "completed"]
-        if candidates is None:
-            candidates = [json.loads(t["choices"]) for t in done]
-            params = [int(t["params"]) for t in done]
-        elif [json.loads(t["choices"]) for t in done] != candidates:
-            sys.exit("the repeated search trained other candidates (same seed): not comparable")
-        search_walls.append(wall)
-        trial_secs.append([float(t["seconds"]) for t in done])
-        plain_secs.append(_plain_fit_seconds(candidates, args.epochs))
+        r = subprocess.run([sys.executable, script, SPEC, out, str(n), str(args.epochs), str(args.seed),
+                            "plain-first" if rep % 2 else "trial-first"], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": ROOT}, timeout=7200)
+        if r.returncode:
+            sys.exit(f"overhead probe failed:\n{r.stderr[-3000:]}")
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        print(f"  search {rep + 1}/{reps}: {runs[-1]['wall']:.1f} s", flush=True)
+    candidates = [t["choices"] for t in runs[0]["trials"]]
+    if any([t["choices"] for t in run["trials"]] != candidates for run in runs):
+        sys.exit("the repeated searches trained other candidates (same seed): not comparable")
     k = len(candidates)
-    trial_med = [statistics.median(r[i] for r in trial_secs) for i in range(k)]
-    plain_med = [statistics.median(r[i] for r in plain_secs) for i in range(k)]
-    wall = statistics.median(search_walls)
-    print(f"\nper-trial overhead, {k} candidates x {args.epochs} epochs on digits, median of {reps} alternating "
-          "runs (seconds):")
+    trial_med = [statistics.median(run["trials"][i]["trial"] for run in runs) for i in range(k)]
+    plain_med = [statistics.median(run["trials"][i]["plain"] for run in runs) for i in range(k)]
+    params = [runs[0]["trials"][i]["params"] for i in range(k)]
+    print(f"\nper-trial overhead, {k} candidates x {args.epochs} epochs on digits, median of {reps} searches, each "
+          "trial beside its plain fit (seconds):")
     print("| candidate | plain build + fit + evaluate | `archspec search` trial | ratio |")
     print("|---|---|---|---|")
     for i, (n_params, p, t) in enumerate(zip(params, plain_med, trial_med)):
         print(f"| {i} ({n_params:,} params) | {p:.2f} | {t:.2f} | {t / p:.3f} |")
     print(f"| **all {k}** | {sum(plain_med):.2f} | {sum(trial_med):.2f} | **{sum(trial_med) / sum(plain_med):.3f}** |")
-    fixed = wall - sum(trial_med)
-    print(f"\nwhole `archspec search` process: {wall:.1f} s, of which {fixed:.1f} s outside the trials (start-up "
-          f"with imports, screening, leaderboard, plot, best.yaml): {wall / sum(plain_med):.3f}x the plain fits "
-          f"over {k} trials")
+    per_run = [sum(t["trial"] for t in run["trials"]) / sum(t["plain"] for t in run["trials"]) for run in runs]
+    print(f"each search's own ratio: {', '.join(f'{x:.3f}' for x in per_run)}")
+    wall = statistics.median(run["wall"] for run in runs)
+    plain_total = statistics.median(sum(t["plain"] for t in run["trials"]) for run in runs)
+    inside = statistics.median(sum(t["plain"] + t["trial"] for t in run["trials"]) for run in runs)
+    print(f"\nwhole `archspec search` process, start-up to best.yaml, less the time its plain fits took: "
+          f"{wall - plain_total:.1f} s, {(wall - plain_total) / plain_total:.3f}x the plain fits over {k} trials "
+          f"({wall - inside:.1f} s outside the trials: imports, oracle, screening, leaderboard, plot, best.yaml)")
+
+
+OVERHEAD_PROBE = r'''
+import json, os, subprocess, sys, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+t_start = time.perf_counter()
+spec, out, n, epochs, seed, order = sys.argv[1:7]
+from builders.search.runner import TrialRunner
+
+runner = TrialRunner().start()  # as the CLI does: the trials' server imports while the search does
+# the plain process starts (and imports TensorFlow) before the search does, and is ready before the first trial
+plain = subprocess.Popen([sys.executable, os.path.join("bench", "bench_search.py"), "--plain-fit-server",
+                          "--epochs", epochs], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+assert json.loads(plain.stdout.readline())["ready"]
+
+from archspec.analysis import analyse
+from builders.search import tuner as T
+from builders.search.space import with_values
+
+rows = []
+
+
+def plain_fit(choices):
+    plain.stdin.write(json.dumps(choices) + "\n")
+    plain.stdin.flush()
+    return float(plain.stdout.readline())
+
+
+class Probe(T.ArchTuner):
+    def run_trial(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        graph, _ = self.hypermodel.candidate(with_values(trial.hyperparameters, values))
+        choices = {d.name: d.value for d in graph.decisions}
+        p = plain_fit(choices) if order == "plain-first" else None
+        t = time.perf_counter()
+        result = super().run_trial(trial, *args, **kwargs)
+        t = time.perf_counter() - t
+        if p is None:
+            p = plain_fit(choices)
+        rows.append({"choices": choices, "trial": t, "plain": p, "params": int(analyse(graph).totals()["params"])})
+        return result
+
+
+T.ArchTuner = Probe
+T.search(T.SearchOptions(spec=spec, out=out, max_trials=int(n), epochs=int(epochs), seed=int(seed), overwrite=True),
+         echo=lambda *a: None, runner=runner)
+wall = time.perf_counter() - t_start
+plain.stdin.close()
+plain.wait()
+print(json.dumps({"trials": rows, "wall": wall}))
+'''
 
 
 def part_memory(args, work):
@@ -242,12 +311,15 @@ def main():
     ap.add_argument("--tuners", default="random,bayesian,hyperband", help="tuners compared (quality)")
     ap.add_argument("--trial-epochs", type=int, help="epochs per trial (quality; default: the spec's)")
     ap.add_argument("--overhead-trials", type=int, default=8)
-    ap.add_argument("--overhead-repeats", type=int, default=3, help="alternating search/plain runs (overhead)")
+    ap.add_argument("--overhead-repeats", type=int, default=3, help="searches, each trial beside its plain fit (overhead)")
     ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--plain-fit-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help="keep the searches here (default: a temporary folder)")
     args = ap.parse_args()
+    if args.plain_fit_server:
+        return plain_fit_server(args.epochs)
     work = args.out or tempfile.mkdtemp(prefix="bench-search-")
     os.makedirs(work, exist_ok=True)
     try:
