@@ -103,7 +103,10 @@ def _plain_fit_seconds(candidates, epochs, data=None):
         val = make_dataset(data.splits["val"], **common)
         keras.utils.set_random_seed(0)
         model = build_model(graph)
-        model.compile(optimizer=keras.optimizers.Adam(cfg["optimizer"]["learning_rate"]),
+        lr = cfg["optimizer"]["learning_rate"]
+        if cfg["schedule"]["name"] == "cosine":  # the candidate's own schedule (the spec's)
+            lr = keras.optimizers.schedules.CosineDecay(lr, epochs * -(-len(data.splits["train"]) // cfg["batch_size"]))
+        model.compile(optimizer=keras.optimizers.Adam(lr),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(train, validation_data=val, epochs=epochs, verbose=0)
         model.evaluate(val, verbose=0)

@@ -806,8 +806,10 @@ def train(opts: TrainOptions, echo=print):
     one_hot = one_hot_labels(cfg)
     k_out = len(outputs)
 
-    def targets(y):
-        return y if k_out == 1 else tuple(y for _ in range(k_out))
+    def several_targets(y):
+        return tuple(y for _ in range(k_out))
+
+    targets = several_targets if k_out > 1 else None  # one output: no map stage in the pipeline
 
     augment = make_augment(cfg["augmentation"], input_shape, cfg["seed"]) if is_augmenting(cfg) else None
     common = dict(input_shape=input_shape, batch_size=B, num_classes=n_classes)
