@@ -89,7 +89,7 @@ def _plain_fit_seconds(candidates, epochs, data=None):
     from archspec.training import spec_training_config
     from builders.keras_model import build_model
     from builders.training.augment import make_augment
-    from builders.training.data import load_data, make_dataset
+    from builders.training.data import load_data, make_dataset, steps
 
     data = data or load_data("digits")
     seconds = []
@@ -105,7 +105,7 @@ def _plain_fit_seconds(candidates, epochs, data=None):
         model = build_model(graph)
         lr = cfg["optimizer"]["learning_rate"]
         if cfg["schedule"]["name"] == "cosine":  # the candidate's own schedule (the spec's)
-            lr = keras.optimizers.schedules.CosineDecay(lr, epochs * -(-len(data.splits["train"]) // cfg["batch_size"]))
+            lr = keras.optimizers.schedules.CosineDecay(lr, epochs * steps(len(data.splits["train"]), cfg["batch_size"]))
         model.compile(optimizer=keras.optimizers.Adam(lr),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(train, validation_data=val, epochs=epochs, verbose=0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 
 
@@ -37,14 +36,12 @@ def run_job(job: dict):
         os.close(fd)
     from builders.training.run import TrainOptions, train  # already imported by the fork server
 
-    start = time.perf_counter()
     try:
         metrics = train(TrainOptions(**job["options"]), echo=lambda *a, **k: print(*a, **k, flush=True))
         result = {"status": "ok", "metrics": metrics}
     except BaseException as e:  # noqa: BLE001 - report every failure to the search
         traceback.print_exc()
         result = {"status": "failed", "message": f"{type(e).__name__}: {e}"}
-    result["seconds"] = time.perf_counter() - start
     result["pid"] = os.getpid()
     _write(job["result"], result)
     sys.stdout.flush()
