@@ -300,6 +300,37 @@ def test_trial_runner_forks_a_fresh_process_per_trial(tmp_path):
     assert runner.server is None
 
 
+@pytest.mark.slow
+def test_trials_inherit_the_data_set_the_server_loaded(tmp_path):
+    import numpy as np
+
+    from builders.search.runner import TrialRunner
+    from builders.search.tuner import _trial_data
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (200, 8, 8, 1), dtype=np.uint8),
+             y_train=np.arange(200) % 10)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.replace("epochs: 1,", "epochs: 1, data: d.npz,"))  # relative to the spec
+    doc = load_document(str(spec))
+    from archspec.resolve import resolve
+
+    source, val, test = _trial_data(doc, resolve(doc), SearchOptions(spec=str(spec), out=str(tmp_path)))
+    assert (source, val, test) == (str(tmp_path / "d.npz"), 0.1, 0.2)
+    runner = TrialRunner(timeout=600).preload_data(source, val, test)
+    try:
+        runner._wait_ready()
+        os.remove(tmp_path / "d.npz")  # the trial can only train on the copy the server holds
+        done = runner.run(_trial_options(spec), tmp_path / "t0")
+        assert done["status"] == "ok", done
+        assert done["metrics"]["test"]["samples"] == 40
+        runner.preload_data(str(tmp_path / "gone.npz"), 0.1, 0.2)  # does not load: each trial says why
+        missing = runner.run(_trial_options(spec, **{"training.data": str(tmp_path / "gone.npz")}), tmp_path / "t1")
+        assert missing["status"] == "failed" and "gone.npz" in missing["message"], missing
+    finally:
+        runner.close()
+
+
 def _proc_stat(pid):
     """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None if it is gone."""
     try:

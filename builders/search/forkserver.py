@@ -9,7 +9,9 @@ devices) itself, after the fork.
 The protocol is one JSON object a line: the server says ``{"ready": true}`` once its imports are
 done; for each job line it reads on stdin (see :func:`builders.search.worker.run_job`) it forks,
 answers ``{"pid": PID}`` and, when the child ends, ``{"exit": CODE}`` (a negative code is the
-signal that ended it).  It handles one job at a time.  When its stdin closes (the search ended,
+signal that ended it).  A line ``{"preload": {"source": ..., "validation_split": ..., "test_split": ...}}``
+loads that data set into the server (:func:`builders.training.data.keep_loaded`), answered by
+``{"preloaded": NAME}`` (null if it failed to load).  It handles one job at a time.  When its stdin closes (the search ended,
 or died) it kills a running child and exits, so no trial outlives its search.
 
 Multiprocessing's own fork server is not used: it re-imports the caller's ``__main__`` module in
@@ -46,8 +48,21 @@ def preload():
         import builders.keras_model  # noqa: F401
         import builders.training.augment  # noqa: F401
         import builders.training.data  # noqa: F401
+        import builders.training.report  # noqa: F401
         import builders.training.run  # noqa: F401
         import builders.search.worker  # noqa: F401
+
+
+def _preload_data(args):
+    """Load the search's data set here, once, for every trial to inherit; None if it does not load
+    (each trial then reports why itself)."""
+    from builders.training.data import keep_loaded
+
+    try:
+        return keep_loaded(args["source"], validation_split=args["validation_split"],
+                           test_split=args["test_split"]).name
+    except Exception:  # noqa: BLE001 - the trials load it, and fail, with the full message
+        return None
 
 
 def _say(out, **message):
@@ -96,6 +111,9 @@ def serve(inp, out):
         if not line.strip():
             continue
         job = json.loads(line)
+        if "preload" in job:
+            _say(out, preloaded=_preload_data(job["preload"]))
+            continue
         # the child holds the write end of this pipe until it ends: its end wakes the select below at once
         ended, alive = os.pipe()
         pid = os.fork()

@@ -30,6 +30,8 @@ class TrialRunner:
         self.buffer = b""
         self.ready = False  # the server has said it finished its imports
         self.pid = None  # the running trial's process
+        self.data_args = None  # the data set the server loads for the trials (see preload_data)
+        self.preloading = False  # the server is loading it
 
     def start(self):
         """Start the fork server now, so that its imports overlap with the search's own start-up."""
@@ -43,13 +45,40 @@ class TrialRunner:
                                            cwd=ROOT)
             self.buffer = b""
             self.ready = False
+            self.preloading = False
+            if self.data_args:
+                self._preload()
         return self
 
+    def preload_data(self, source: str, validation_split: float, test_split: float):
+        """Have the server load the trials' data set once, before its first trial (and after a restart)."""
+        self.data_args = {"source": source, "validation_split": validation_split, "test_split": test_split}
+        if self.server is None or self.server.poll() is not None:
+            return self.start()  # which sends it
+        self._preload()
+        return self
+
+    def _preload(self):
+        self._send({"preload": self.data_args})
+        self.preloading = True
+
+    def _send(self, message):
+        self.server.stdin.write((json.dumps(message) + "\n").encode())
+        self.server.stdin.flush()
+
     def _wait_ready(self):
-        """Wait for the server's imports (paid once per server, so not counted in a trial's time)."""
-        while not self.ready:
+        """Wait for the server's imports and data (paid once per server, so not counted in a trial's time)."""
+        while not self.ready or self.preloading:
             message = self._message()
-            self.ready = "ready" in message
+            self.ready = self.ready or "ready" in message
+            self.preloading = self.preloading and "preloaded" not in message
+
+    def _expect(self, key, deadline=None):
+        """The next message that has ``key`` (None at ``deadline``)."""
+        while True:
+            message = self._message(deadline)
+            if message is None or key in message:
+                return message
 
     def _message(self, deadline=None):
         """The server's next message, or None at ``deadline`` (monotonic); EOFError if it is gone."""
@@ -105,13 +134,12 @@ class TrialRunner:
                 "seconds": time.perf_counter() - start}
 
     def _run_job(self, job, start, heartbeat, heartbeat_every):
-        self.server.stdin.write((json.dumps(job) + "\n").encode())
-        self.server.stdin.flush()
-        self.pid = self._message()["pid"]
+        self._send(job)
+        self.pid = self._expect("pid")["pid"]
         last_beat = time.monotonic()
         timed_out = False
         while True:
-            message = self._message(deadline=time.monotonic() + 1.0)
+            message = self._expect("exit", deadline=time.monotonic() + 1.0)
             if message is not None:
                 return "timeout" if timed_out else message["exit"]
             if heartbeat is not None and time.monotonic() - last_beat >= heartbeat_every:

@@ -22,7 +22,8 @@ from archspec.analysis import analyse
 from archspec.document import load_document
 from archspec.emit import to_yaml
 from archspec.resolve import resolve
-from archspec.training import TrainingError
+from archspec.errors import Loc
+from archspec.training import TrainingError, training_config, training_section
 from builders.search import distributed
 from builders.search.oracles import make_oracle
 from builders.search.runner import TrialRunner
@@ -114,6 +115,17 @@ def _absolute(path):
     return os.path.abspath(path) if os.path.exists(path) else path
 
 
+def _trial_data(doc, graph, opts: SearchOptions):
+    """The data set the trials load, as train() will name it: (source, validation_split, test_split)."""
+    from builders.training.run import resolve_data_path
+
+    cfg = training_config(training_section(doc, graph), where=Loc(opts.spec), graph=graph)
+    source = _absolute(opts.data) if opts.data is not None else resolve_data_path(cfg["data"], opts.spec)
+    if source != "digits" and not source.startswith("keras:"):
+        source = os.path.abspath(source)  # the server runs in another folder
+    return source, cfg["validation_split"], cfg["test_split"]
+
+
 def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
     """The oracles' screen: resolve and check a candidate statically, apply the user's limits."""
 
@@ -189,6 +201,7 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
     oracle.screen = make_screen(hm, oracle, opts)
     if runner is None:
         runner = TrialRunner(timeout=opts.trial_timeout)
+    runner.preload_data(*_trial_data(doc, defaults, opts))
     directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
     tuner = ArchTuner(oracle, hm, opts, runner, directory=directory, project_name="tuner", overwrite=False)
     try:

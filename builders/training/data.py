@@ -59,8 +59,38 @@ class Data:
 # ---------------------------------------------------------------- loaders
 
 
+_KEPT: dict = {}  # see keep_loaded
+
+
+def _kept_key(source, validation_split, test_split):
+    if source != "digits" and not source.startswith("keras:"):
+        source = os.path.abspath(source)
+    return source, float(validation_split), float(test_split)
+
+
+def keep_loaded(source: str, *, validation_split: float = 0.1, test_split: float = 0.2) -> Data:
+    """Load ``source`` now and keep it: later :func:`load_data` calls with the same arguments return it.
+
+    The search's fork server calls this once before it forks any trial, so that every trial finds the
+    data set loaded (and a folder listed, a .npz read, a Keras data set unpacked) in the memory it
+    inherits.  The loaders run no TensorFlow op, so the server stays safe to fork.
+    """
+    data = load_data(source, validation_split=validation_split, test_split=test_split)
+    _KEPT[_kept_key(source, validation_split, test_split)] = data
+    return data
+
+
+def is_kept(source: str) -> bool:
+    """Whether :func:`keep_loaded` holds ``source`` (with any split)."""
+    return any(key[0] == _kept_key(source, 0, 0)[0] for key in _KEPT)
+
+
 def load_data(source: str, *, validation_split: float = 0.1, test_split: float = 0.2) -> Data:
     """Load ``source`` (digits | folder | .npz | keras:NAME) and split it into train/val/test."""
+    if _KEPT:
+        kept = _KEPT.get(_kept_key(source, validation_split, test_split))
+        if kept is not None:
+            return kept
     if source == "digits":
         return _digits(validation_split, test_split)
     if source.startswith("keras:"):

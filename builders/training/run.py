@@ -696,12 +696,14 @@ def _truncate_history(path, epochs_done):
         csv.writer(f).writerows(keep)
 
 
-def _data_path(data, spec):
+def resolve_data_path(data, spec):
     """A relative data path in a spec is relative to the spec's folder when it exists there."""
     if data == "digits" or data.startswith("keras:") or os.path.isabs(data):
         return data
+    from builders.training.data import is_kept  # a data set the search's fork server holds needs no file
+
     beside = os.path.join(os.path.dirname(os.path.abspath(spec)), data)
-    if not os.path.exists(data) and os.path.exists(beside):
+    if not os.path.exists(data) and (os.path.exists(beside) or is_kept(beside)):
         return beside
     return data
 
@@ -721,7 +723,7 @@ def train(opts: TrainOptions, echo=print):
     doc = load_document(opts.spec, overrides=opts.overrides)
     graph = resolve(doc, opts.choices)
     cfg = training_config(training_section(doc, graph), where=Loc(opts.spec), graph=graph)
-    cfg["data"] = _data_path(cfg["data"], opts.spec)
+    cfg["data"] = resolve_data_path(cfg["data"], opts.spec)
     if len(graph.inputs) != 1:
         raise TrainingError(f"{graph.name} has {len(graph.inputs)} inputs; archspec train handles one image input")
     analysis = analyse(graph)
@@ -746,7 +748,7 @@ def train(opts: TrainOptions, echo=print):
     for name, node, k, _ in outputs[1:]:
         if k != n_classes:
             raise TrainingError(f"output {name!r} has {k} classes but the main output {main_name!r} has {n_classes}")
-    if cfg["init_from"] and not os.path.exists(_data_path(cfg["init_from"], opts.spec)):  # before the run folder
+    if cfg["init_from"] and not os.path.exists(resolve_data_path(cfg["init_from"], opts.spec)):  # before the run folder
         raise TrainingError(f"training.init_from {cfg['init_from']}: no such run folder or .keras file")
 
     # -- the run folder (the chief's); other workers write to a temporary folder
@@ -826,7 +828,7 @@ def train(opts: TrainOptions, echo=print):
         lmap = layer_map(model, g)
         transfer = None
         if cfg["init_from"]:
-            src = _data_path(cfg["init_from"], opts.spec)
+            src = resolve_data_path(cfg["init_from"], opts.spec)
             loaded, skipped = load_init_weights(src, model, g, lmap)
             transfer = {"from": src, "loaded": loaded, "skipped": [{"node": p, "why": w} for p, w in skipped]}
             echo(f"init_from {src}: loaded {len(loaded)} layer(s)"
