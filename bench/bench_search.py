@@ -81,38 +81,46 @@ def part_quality(args, work):
         print(f"  {tuner} best: {choices}")
 
 
-def _plain_fit_seconds(candidates, epochs, data=None):
-    """Build, compile, fit and evaluate each candidate in this process, as a plain Keras script would."""
+def plain_fit(choices, epochs, data):
+    """Build, compile, fit and evaluate one candidate in this process, as a plain Keras script would;
+    returns its seconds, whole and by phase."""
     import keras
 
     import archspec as _  # noqa: F401  (registers the custom layers)
     from archspec.training import spec_training_config
     from builders.keras_model import build_model
     from builders.training.augment import make_augment
-    from builders.training.data import load_data, make_dataset, steps
+    from builders.training.data import make_dataset, steps
 
-    data = data or load_data("digits")
-    seconds = []
-    for choices in candidates:
-        t0 = time.perf_counter()
-        graph, cfg = spec_training_config(SPEC, {"training.epochs": epochs}, choices)
-        shape = tuple(graph.inputs[0].attrs["shape"])
-        common = dict(input_shape=shape, batch_size=cfg["batch_size"], num_classes=10)
-        augment = make_augment(cfg["augmentation"], shape, 0)  # the same pipeline as the trials'
-        train = make_dataset(data.splits["train"], training=True, augment=augment, seed=0, **common)
-        val = make_dataset(data.splits["val"], **common)
-        keras.utils.set_random_seed(0)
-        model = build_model(graph)
-        lr = cfg["optimizer"]["learning_rate"]
-        if cfg["schedule"]["name"] == "cosine":  # the candidate's own schedule (the spec's)
-            lr = keras.optimizers.schedules.CosineDecay(lr, epochs * steps(len(data.splits["train"]), cfg["batch_size"]))
-        model.compile(optimizer=keras.optimizers.Adam(lr),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(train, validation_data=val, epochs=epochs, verbose=0)
-        model.evaluate(val, verbose=0)
-        seconds.append(time.perf_counter() - t0)
-        keras.backend.clear_session()
-    return seconds
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.seconds = time.perf_counter() - self.t
+
+    t0 = time.perf_counter()
+    graph, cfg = spec_training_config(SPEC, {"training.epochs": epochs}, choices)
+    shape = tuple(graph.inputs[0].attrs["shape"])
+    common = dict(input_shape=shape, batch_size=cfg["batch_size"], num_classes=10)
+    augment = make_augment(cfg["augmentation"], shape, 0)  # the same pipeline as the trials'
+    train = make_dataset(data.splits["train"], training=True, augment=augment, seed=0, **common)
+    val = make_dataset(data.splits["val"], **common)
+    keras.utils.set_random_seed(0)
+    model = build_model(graph)
+    lr = cfg["optimizer"]["learning_rate"]
+    if cfg["schedule"]["name"] == "cosine":  # the candidate's own schedule (the spec's)
+        lr = keras.optimizers.schedules.CosineDecay(lr, epochs * steps(len(data.splits["train"]), cfg["batch_size"]))
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    t1 = time.perf_counter()
+    first = FirstEpoch()
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[first])
+    t2 = time.perf_counter()
+    model.evaluate(val, verbose=0)
+    t3 = time.perf_counter()
+    keras.backend.clear_session()
+    return {"seconds": t3 - t0, "setup": t1 - t0, "fit": t2 - t1, "first_epoch": first.seconds, "after": t3 - t2}
 
 
 def plain_fit_server(epochs):
@@ -122,7 +130,7 @@ def plain_fit_server(epochs):
     data = load_data("digits")
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        print(json.dumps(_plain_fit_seconds([json.loads(line)], epochs, data)[0]), flush=True)
+        print(json.dumps(plain_fit(json.loads(line), epochs, data)), flush=True)
 
 
 def part_overhead(args, work):
@@ -163,12 +171,40 @@ def part_overhead(args, work):
     print(f"| **all {k}** | {sum(plain_med):.2f} | {sum(trial_med):.2f} | **{sum(trial_med) / sum(plain_med):.3f}** |")
     per_run = [sum(t["trial"] for t in run["trials"]) / sum(t["plain"] for t in run["trials"]) for run in runs]
     print(f"each search's own ratio: {', '.join(f'{x:.3f}' for x in per_run)}")
+    pairs = [(t["trial"], t["plain"]) for run in runs for t in run["trials"]]
+    low, high = _bootstrap_ratio(pairs)
+    print(f"all {len(pairs)} pairs: trials / plain fits = {sum(a for a, _ in pairs) / sum(b for _, b in pairs):.3f} "
+          f"(95 % bootstrap interval {low:.3f}-{high:.3f}); median of the pairs' ratios "
+          f"{statistics.median(a / b for a, b in pairs):.3f}")
+
+    def phase(side, key):  # summed over the candidates, median over the searches
+        return statistics.median(sum(t[side].get(key, 0.0) for t in run["trials"]) for run in runs)
+
+    print("\nwhere the time goes, summed over the candidates (median of the searches, seconds):")
+    print("| phase | plain | trial |")
+    print("|---|---|---|")
+    for label, key in (("in the search process (oracle side of the trial)", "search"),
+                       ("the trial's process: fork, result", "process"),
+                       ("spec to compiled model, data pipeline", "setup"),
+                       ("fit", "fit"), ("  of which the first epoch", "first_epoch"),
+                       ("after fit: evaluation (trial: test split, model export, metrics)", "after")):
+        print(f"| {label} | {phase('plain_phases', key):.2f} | {phase('trial_phases', key):.2f} |")
     wall = statistics.median(run["wall"] for run in runs)
     plain_total = statistics.median(sum(t["plain"] for t in run["trials"]) for run in runs)
     inside = statistics.median(sum(t["plain"] + t["trial"] for t in run["trials"]) for run in runs)
     print(f"\nwhole `archspec search` process, start-up to best.yaml, less the time its plain fits took: "
           f"{wall - plain_total:.1f} s, {(wall - plain_total) / plain_total:.3f}x the plain fits over {k} trials "
           f"({wall - inside:.1f} s outside the trials: imports, oracle, screening, leaderboard, plot, best.yaml)")
+
+
+def _bootstrap_ratio(pairs, n=2000, seed=0):
+    """95 % bootstrap interval of sum(trial) / sum(plain) over the (trial, plain) pairs."""
+    import random
+
+    rng = random.Random(seed)
+    ratios = sorted(sum(a for a, _ in s) / sum(b for _, b in s)
+                    for s in ([rng.choice(pairs) for _ in pairs] for _ in range(n)))
+    return ratios[int(0.025 * n)], ratios[int(0.975 * n) - 1]
 
 
 OVERHEAD_PROBE = r'''
@@ -194,7 +230,7 @@ rows = []
 def plain_fit(choices):
     plain.stdin.write(json.dumps(choices) + "\n")
     plain.stdin.flush()
-    return float(plain.stdout.readline())
+    return json.loads(plain.stdout.readline())
 
 
 class Probe(T.ArchTuner):
@@ -208,7 +244,14 @@ class Probe(T.ArchTuner):
         t = time.perf_counter() - t
         if p is None:
             p = plain_fit(choices)
-        rows.append({"choices": choices, "trial": t, "plain": p, "params": int(analyse(graph).totals()["params"])})
+        with open(os.path.join(out, "trials", str(trial.trial_id), "run", "metrics.json")) as f:
+            m = json.load(f)
+        # the trial by phase: in the search process, between fork and train(), then train()'s own
+        phases = {"search": t - result["trial_seconds"], "process": result["trial_seconds"] - m["wall_seconds"],
+                  "setup": m["setup_seconds"], "fit": m["fit_seconds"], "first_epoch": m["epoch_seconds"][0],
+                  "after": m["wall_seconds"] - m["setup_seconds"] - m["fit_seconds"]}
+        rows.append({"choices": choices, "trial": t, "plain": p["seconds"], "trial_phases": phases, "plain_phases": p,
+                     "params": int(analyse(graph).totals()["params"])})
         return result
 
 

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 from archspec.training import TrainingError, is_augmenting, match_paths, training_config, training_section
+from builders.training.stack_room import with_stack_room
 
 RUN_MARKER = "run.json"
 CHECKPOINTS = "checkpoints"
@@ -711,6 +712,7 @@ def resolve_data_path(data, spec):
 # ---------------------------------------------------------------- train
 
 
+@with_stack_room  # Keras's loops make thousands of calls a second: see stack_room
 def train(opts: TrainOptions, echo=print):
     """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages."""
     t_start = time.perf_counter()
@@ -973,7 +975,8 @@ def train(opts: TrainOptions, echo=print):
         "epochs": cfg["epochs"], "epochs_this_run": epochs_run, "resumed_from_epoch": epochs_done,
         "global_batch_size": B, "replicas": replicas, "workers": n_workers, "devices": device_desc,
         "params": params,
-        "wall_seconds": round(time.perf_counter() - t_start, 3), "fit_seconds": round(fit_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - t_start, 3), "setup_seconds": round(t_fit - t_start, 3),
+        "fit_seconds": round(fit_seconds, 3),
         "train_seconds": round(train_s, 3), "epoch_seconds": [round(t, 3) for t in timer.epoch_seconds],
         "samples_per_second": round(n_train * epochs_run / train_s, 1) if train_s > 0 else None,
         "samples_per_second_steady": (round(n_train * len(steady) / sum(steady), 1) if steady and sum(steady) > 0
@@ -1095,6 +1098,7 @@ def _load_run(run):
     return meta, model
 
 
+@with_stack_room  # Keras's loops make thousands of calls a second: see stack_room
 def evaluate(run, data=None, split=None, batch_size=None, devices=None):
     """Loss and accuracy of a run's model on its test split, or on other data."""
     strategy, _, _ = setup_devices(devices)
@@ -1136,6 +1140,7 @@ def evaluate(run, data=None, split=None, batch_size=None, devices=None):
             "accuracy": float(r["accuracy"])}
 
 
+@with_stack_room  # Keras's loops make thousands of calls a second: see stack_room
 def predict(run, images, top_k=3):
     """Top-k classes of each image: [(path, [(class name, probability), ...])]."""
     import numpy as np

@@ -1,0 +1,59 @@
+"""call_with_stack_room: a loop of calls never maps and unmaps a frame-stack chunk per call, whatever the
+depth of its caller (python/cpython#142183).  Measured in page faults, which are counted exactly: a call
+that gets a fresh chunk touches a freshly mapped page."""
+
+import resource
+import sys
+
+import pytest
+
+from builders.training.stack_room import call_with_stack_room, with_stack_room
+
+CALLS = 5000
+DEPTHS = range(400)  # a few hundred small frames cross several 16 KiB chunk boundaries
+
+
+def _leaf():
+    return 1
+
+
+def _loop(n):
+    for _ in range(n):
+        _leaf()
+
+
+def _at_depth(depth, fn, *args):
+    return fn(*args) if depth == 0 else _at_depth(depth - 1, fn, *args)
+
+
+def _faults(fn, *args):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    fn(*args)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def test_a_loop_with_stack_room_does_not_thrash_at_any_depth():
+    worst = max(_faults(_at_depth, d, call_with_stack_room, _loop, CALLS) for d in DEPTHS)
+    assert worst < CALLS // 10
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython" or sys.version_info[:2] not in ((3, 11), (3, 12)),
+                    reason="CPython 3.11 and 3.12 thrash; later versions keep a spare chunk")
+def test_the_same_loop_without_it_thrashes_at_some_depth():
+    """What the test above would see without stack room: a fault per call at a chunk boundary."""
+    faults = [_faults(_at_depth, d, _loop, CALLS) for d in DEPTHS]
+    assert max(faults) >= CALLS
+
+
+def test_with_stack_room_is_a_transparent_decorator():
+    @with_stack_room
+    def f(a, b=2):
+        """Doc."""
+        if a is None:
+            raise ValueError("no a")
+        return a + b
+
+    assert f(1) == 3 and f(1, b=5) == 6
+    assert f.__name__ == "f" and f.__doc__ == "Doc."
+    with pytest.raises(ValueError, match="no a"):
+        f(None)
