@@ -11,12 +11,16 @@ overhead  Per-trial overhead of ``archspec search`` over a plain build and fit o
           candidates: each trial's wall time as the search spends it (its process started to
           its result read) against, in one process after the imports, ``build_model`` +
           ``compile`` + ``fit`` + ``evaluate`` of the same candidate on the same data pipeline
-          for the same epochs; the search process's start-up is reported apart.
+          for the same epochs, each pair back to back (the order alternating between the repeated
+          searches); the ratio over all pairs with a bootstrap interval, where the time goes
+          (phases), and the search process's start-up apart.  ``--plain-stack-room`` runs the plain
+          fits through ``call_with_stack_room`` as ``archspec train`` runs its own.
 memory    Memory of the search process: RSS after each of 30 trials (each trial runs in a
           process of its own), against Keras Tuner's own in-process ``RandomSearch`` building
           and fitting the same candidates in its process.
 
     python bench/bench_search.py [--part quality|overhead|memory] [--trials 20] [--out DIR]
+    python bench/bench_search.py --part overhead --overhead-repeats 5 [--plain-stack-room]
 """
 
 import argparse
@@ -123,14 +127,17 @@ def plain_fit(choices, epochs, data):
     return {"seconds": t3 - t0, "setup": t1 - t0, "fit": t2 - t1, "first_epoch": first.seconds, "after": t3 - t2}
 
 
-def plain_fit_server(epochs):
-    """``--plain-fit-server``: one warm process that fits the candidates it reads (JSON lines) on stdin."""
+def plain_fit_server(epochs, stack_room=False):
+    """``--plain-fit-server``: one warm process that fits the candidates it reads (JSON lines) on stdin;
+    with ``stack_room``, each through ``call_with_stack_room`` as ``archspec train`` does."""
     from builders.training.data import load_data
+    from builders.training.stack_room import call_with_stack_room
 
     data = load_data("digits")
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        print(json.dumps(plain_fit(json.loads(line), epochs, data)), flush=True)
+        args = (json.loads(line), epochs, data)
+        print(json.dumps(call_with_stack_room(plain_fit, *args) if stack_room else plain_fit(*args)), flush=True)
 
 
 def part_overhead(args, work):
@@ -149,12 +156,15 @@ def part_overhead(args, work):
     for rep in range(reps):
         out = os.path.join(work, f"overhead-{rep}")
         r = subprocess.run([sys.executable, script, SPEC, out, str(n), str(args.epochs), str(args.seed),
-                            "plain-first" if rep % 2 else "trial-first"], cwd=ROOT, capture_output=True, text=True,
+                            "plain-first" if rep % 2 else "trial-first", str(int(args.plain_stack_room))], cwd=ROOT,
+                           capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": ROOT}, timeout=7200)
         if r.returncode:
             sys.exit(f"overhead probe failed:\n{r.stderr[-3000:]}")
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(f"  search {rep + 1}/{reps}: {runs[-1]['wall']:.1f} s", flush=True)
+    with open(os.path.join(work, "overhead.json"), "w", encoding="utf-8") as f:  # every pair, for pooling runs
+        json.dump({"plain_stack_room": args.plain_stack_room, "epochs": args.epochs, "runs": runs}, f)
     candidates = [t["choices"] for t in runs[0]["trials"]]
     if any([t["choices"] for t in run["trials"]] != candidates for run in runs):
         sys.exit("the repeated searches trained other candidates (same seed): not comparable")
@@ -163,7 +173,8 @@ def part_overhead(args, work):
     plain_med = [statistics.median(run["trials"][i]["plain"] for run in runs) for i in range(k)]
     params = [runs[0]["trials"][i]["params"] for i in range(k)]
     print(f"\nper-trial overhead, {k} candidates x {args.epochs} epochs on digits, median of {reps} searches, each "
-          "trial beside its plain fit (seconds):")
+          "trial beside its plain fit" + (" (plain fits with stack room)" if args.plain_stack_room else "")
+          + " (seconds):")
     print("| candidate | plain build + fit + evaluate | `archspec search` trial | ratio |")
     print("|---|---|---|---|")
     for i, (n_params, p, t) in enumerate(zip(params, plain_med, trial_med)):
@@ -211,13 +222,14 @@ OVERHEAD_PROBE = r'''
 import json, os, subprocess, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 t_start = time.perf_counter()
-spec, out, n, epochs, seed, order = sys.argv[1:7]
+spec, out, n, epochs, seed, order, room = sys.argv[1:8]
 from builders.search.runner import TrialRunner
 
 runner = TrialRunner().start()  # as the CLI does: the trials' server imports while the search does
 # the plain process starts (and imports TensorFlow) before the search does, and is ready before the first trial
 plain = subprocess.Popen([sys.executable, os.path.join("bench", "bench_search.py"), "--plain-fit-server",
-                          "--epochs", epochs], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                          "--epochs", epochs] + (["--plain-stack-room"] if room == "1" else []),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 assert json.loads(plain.stdout.readline())["ready"]
 
 from archspec.analysis import analyse
@@ -361,11 +373,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--plain-stack-room", action="store_true",
+                    help="the plain fits run through call_with_stack_room too, as archspec's do (overhead)")
     ap.add_argument("--plain-fit-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help="keep the searches here (default: a temporary folder)")
     args = ap.parse_args()
     if args.plain_fit_server:
-        return plain_fit_server(args.epochs)
+        return plain_fit_server(args.epochs, args.plain_stack_room)
     work = args.out or tempfile.mkdtemp(prefix="bench-search-")
     os.makedirs(work, exist_ok=True)
     try:

@@ -630,6 +630,7 @@ def test_run_folder_outputs(aux_run):
         assert set(m[split]) == {"loss", "accuracy", "samples"} and m[split]["samples"] == n
         assert np.isfinite(m[split]["loss"]) and 0.0 <= m[split]["accuracy"] <= 1.0
     assert m["wall_seconds"] > 0 and m["samples_per_second"] > 0
+    assert 0 < m["setup_seconds"] and m["setup_seconds"] + m["fit_seconds"] <= m["wall_seconds"]
     assert m["epochs"] == 1 and m["global_batch_size"] == 128 and m["classes"] == 10
     meta = json.load(open(os.path.join(run, "run.json")))
     assert meta["status"] == "finished" and meta["input_shape"] == [8, 8, 1] and meta["data"] == "digits"
