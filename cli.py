@@ -10,6 +10,7 @@ import click
 
 import archspec
 from archspec.errors import SpecError
+from archspec.files import write_text
 
 
 def _pairs(values, what):
@@ -459,10 +460,7 @@ def _write_text(path, text):
     if not path:
         click.echo(text, nl=False)
         return
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text(path, text)
     click.echo(f"wrote {path}", err=True)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import kinds as K
 from .errors import Collector, SpecError
 from .ir import Graph
+from .numbers import human_bytes
 
 BYTES_PER_VALUE = 4  # float32 activations
 MAX_PARAMS = 10**11
@@ -115,7 +116,7 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
         elements = math.prod(shape)
         if elements > K.MAX_ELEMENTS:
             diag.error(node.loc, node.path, f"the output {K.fmt_shape(shape)} has {elements:,} values per sample "
-                       f"({_bytes(elements * BYTES_PER_VALUE)}); more than a tensor can hold "
+                       f"({human_bytes(elements * BYTES_PER_VALUE)}); more than a tensor can hold "
                        f"({K.MAX_ELEMENTS:,}); use a smaller input or more downsampling")
             continue
         trainable, non_trainable = kind.params(node.attrs, shapes, shape)
@@ -165,14 +166,6 @@ def _merge_message(node, in_infos, graph, detail):
     what = ("concatenation needs equal sizes on every axis but the concatenated one" if node.kind == "concat"
             else f"{node.kind} needs inputs of the same shape")
     return f"{what}: " + "; ".join(parts)
-
-
-def _bytes(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024:
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return f"{n:.1f} EiB"
 
 
 def check(spec, choices=None, overrides=None) -> Analysis:

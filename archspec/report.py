@@ -4,21 +4,7 @@ from __future__ import annotations
 
 from .analysis import NOT_COUNTED_IN_MACS, Analysis
 from .kinds import fmt_shape
-
-
-def human(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(int(n))
-
-
-def _bytes(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+from .numbers import human, human_bytes
 
 
 def summary_rows(analysis: Analysis, depth: int | None = None):
@@ -50,7 +36,7 @@ def summary_text(analysis: Analysis, depth: int | None = None) -> str:
     lines.append(f"params: {t['params']:,} (trainable {t['trainable_params']:,}, "
                  f"non-trainable {t['non_trainable_params']:,})")
     lines.append(f"MACs: {t['macs']:,} ({human(t['macs'])}) per sample; not counted: {', '.join(NOT_COUNTED_IN_MACS)}")
-    lines.append(f"activations: {_bytes(t['activation_bytes_per_sample'])} per sample (float32, all node outputs)")
+    lines.append(f"activations: {human_bytes(t['activation_bytes_per_sample'])} per sample (float32, all node outputs)")
     outs = ", ".join(f"{o.name}={fmt_shape(analysis.nodes[o.node].shape)}"
                      + (f" (loss weight {o.loss_weight:g})" if o.loss_weight != 1.0 else "") for o in g.outputs)
     lines.append(f"outputs: {outs}")

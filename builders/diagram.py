@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 
+from archspec.files import atomic_path, write_text
 from archspec.kinds import fmt_shape, lookup
+from archspec.numbers import human
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 DETAILS = ("blocks", "layers")
@@ -77,15 +78,6 @@ def parse_detail(value):
     if isinstance(value, bool) or depth < 1 or str(depth) != str(value).strip():
         raise problem
     return depth
-
-
-def human(n):
-    """Three significant digits: 61706 → ``61.7k``, 25636712 → ``25.6M``."""
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size * 0.9995:
-            v = n / size
-            return f"{v:.{2 if v < 9.995 else 1 if v < 99.95 else 0}f}{unit}"
-    return str(int(n))
 
 
 def _q(text):
@@ -369,41 +361,23 @@ def render(dot_text: str, path, *, dpi=None, timeout=DOT_TIMEOUT_S):
         exe = shutil.which("dot")
         if exe is None:
             raise RenderError(dot_missing_message(fmt))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        if fmt == "dot":
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(dot_text)
-        else:
-            os.close(fd)
-            cmd = [exe, f"-T{fmt}", f"-o{tmp}"]
-            if dpi and fmt == "png":
-                cmd.insert(1, f"-Gdpi={dpi}")
-            try:
-                proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise RenderError(f"dot did not finish within {timeout} s; try --detail blocks") from None
-            except OSError as e:
-                raise RenderError(f"could not run dot ({exe}): {e}") from None
-            if proc.returncode != 0 or os.path.getsize(tmp) == 0:
-                err = proc.stderr.decode("utf-8", "replace").strip()
-                raise RenderError(f"dot failed (exit {proc.returncode}) writing {path}" + (f": {err}" if err else ""))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
+    if fmt == "dot":
+        write_text(path, dot_text)
+        return path
+    with atomic_path(path) as tmp:
+        cmd = [exe, f"-T{fmt}", f"-o{tmp}"]
+        if dpi and fmt == "png":
+            cmd.insert(1, f"-Gdpi={dpi}")
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"dot did not finish within {timeout} s; try --detail blocks") from None
+        except OSError as e:
+            raise RenderError(f"could not run dot ({exe}): {e}") from None
+        if proc.returncode != 0 or os.path.getsize(tmp) == 0:
+            err = proc.stderr.decode("utf-8", "replace").strip()
+            raise RenderError(f"dot failed (exit {proc.returncode}) writing {path}" + (f": {err}" if err else ""))
     return path
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def render_spec_analysis(analysis, path, **options):

@@ -61,6 +61,7 @@ from typing import Callable
 import keras
 
 from archspec import kinds as K
+from archspec.files import atomic_path
 from archspec.ir import Graph, Node
 
 __all__ = [
@@ -388,11 +389,5 @@ def save_model(model, path):
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"{path}: the file name must end in .keras")
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)[:-6]}.tmp-{os.getpid()}.keras")
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -13,7 +13,8 @@ import pytest
 from archspec import check
 from archspec.kinds import fmt_shape, lookup
 from builders import diagram
-from builders.diagram import RenderError, human, parse_detail, render, to_dot
+from archspec.numbers import human
+from builders.diagram import RenderError, parse_detail, render, to_dot
 
 from .conftest import SPECS, run_cli
 

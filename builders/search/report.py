@@ -8,7 +8,8 @@ import math
 import os
 
 from archspec.emit import to_yaml
-from archspec.report import human
+from archspec.files import atomic_path, write_text
+from archspec.numbers import human
 from archspec.resolve import resolve
 
 COLUMNS = ("trial", "status", "val_accuracy", "test_accuracy", "params", "macs", "seconds", "choices", "note")
@@ -98,10 +99,9 @@ def plot(rows, path, title):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def write_results(doc, oracle, opts, echo):
@@ -114,12 +114,11 @@ def write_results(doc, oracle, opts, echo):
         return {d.name: d.value for d in graph.decisions}
 
     rows = collect_rows(oracle, choices, opts.out)
-    tmp = os.path.join(opts.out, "trials.csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, os.path.join(opts.out, "trials.csv"))
+    with atomic_path(os.path.join(opts.out, "trials.csv")) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
     echo(table(rows))
     completed = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
     summary = {"trials": len([r for r in rows if not r["trial"].startswith("-")]), "completed": len(completed),
@@ -138,10 +137,7 @@ def write_results(doc, oracle, opts, echo):
         graph.training = {**graph.training, **({"epochs": opts.epochs} if opts.epochs else {}),
                           **({"data": os.path.abspath(opts.data) if os.path.exists(opts.data) else opts.data}
                              if opts.data else {})}
-        tmp = os.path.join(opts.out, "best.yaml.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text + to_yaml(graph))
-        os.replace(tmp, os.path.join(opts.out, "best.yaml"))
+        write_text(os.path.join(opts.out, "best.yaml"), text + to_yaml(graph))
         summary["best"] = {k: v for k, v in best.items() if not k.startswith("_")}
         echo(f"best: trial {best['trial']} ({100 * best['val_accuracy']:.2f}% validation accuracy) -> "
              f"{os.path.join(opts.out, 'best.yaml')}")

@@ -23,6 +23,7 @@ from archspec.document import load_document
 from archspec.emit import to_yaml
 from archspec.resolve import resolve
 from archspec.errors import Loc
+from archspec.files import write_json
 from archspec.training import TrainingError, training_config, training_section
 from builders.search import distributed
 from builders.search.oracles import make_oracle
@@ -169,9 +170,8 @@ def _prepare_out(opts: SearchOptions):
     elif opts.resume:
         raise TrainingError(f"--resume: {opts.out} holds no search to resume")
     os.makedirs(opts.out, exist_ok=True)
-    with open(state, "w", encoding="utf-8") as f:
-        json.dump({"spec": os.path.abspath(opts.spec), "tuner": opts.tuner, "max_trials": opts.max_trials,
-                   "epochs": opts.epochs, "data": opts.data, "seed": opts.seed}, f, indent=1)
+    write_json(state, {"spec": os.path.abspath(opts.spec), "tuner": opts.tuner, "max_trials": opts.max_trials,
+                       "epochs": opts.epochs, "data": opts.data, "seed": opts.seed})
 
 
 def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -> dict:

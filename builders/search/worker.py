@@ -14,12 +14,11 @@ import os
 import sys
 import traceback
 
+from archspec.files import write_text
+
 
 def _write(path, obj):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, default=str)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, default=str))
 
 
 def run_job(job: dict):

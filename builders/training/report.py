@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from archspec.files import atomic_path
+
 
 def read_history(path):
     """history.csv -> {column: [floats]} (empty when the file is missing)."""
@@ -68,7 +70,8 @@ def curves(history_csv, path, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
@@ -104,6 +107,7 @@ def confusion(y_true, y_pred, class_names, path, title=""):
     ax.set_title(f"{title}\naccuracy {100 * acc:.2f}% ({np.trace(m)}/{m.sum()})" if title else
                  f"accuracy {100 * acc:.2f}%")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path

@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from archspec.files import atomic_path, write_json
 from archspec.training import TrainingError, is_augmenting, match_paths, training_config, training_section
 from builders.training.stack_room import with_stack_room
 
@@ -592,11 +593,7 @@ def _read_json(path):
 
 
 def _write_json(path, obj):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, default=_json_default)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, obj, default=_json_default)
 
 
 def _json_default(o):
@@ -693,8 +690,9 @@ def _truncate_history(path, epochs_done):
     if not rows:
         return
     keep = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < epochs_done]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(keep)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(keep)
 
 
 def resolve_data_path(data, spec):
@@ -961,9 +959,8 @@ def train(opts: TrainOptions, echo=print):
         y_pred = probs.argmax(axis=-1)
 
     model_path = os.path.join(work, "model.keras")
-    tmp_model = os.path.join(work, f"model.tmp-{os.getpid()}.keras")
-    infer.save(tmp_model)
-    os.replace(tmp_model, model_path)
+    with atomic_path(model_path) as tmp_model:
+        infer.save(tmp_model)
 
     epochs_run = len(timer.train_seconds)
     n_train = len(data.splits["train"])

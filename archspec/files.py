@@ -1,0 +1,56 @@
+"""Writing files so that a failure never leaves half a file: a temporary file beside the target, renamed into place.
+
+Every file archspec writes (specs, diagrams, models, run-folder JSON, leaderboards) goes through here.
+
+    >>> from archspec.files import write_text
+    >>> write_text("out.yaml", "spec_version: 1\\n")              # doctest: +SKIP
+    >>> with atomic_path("model.keras") as tmp:                    # doctest: +SKIP
+    ...     model.save(tmp)                                        # a tool that writes the file itself
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path in the target's folder (same suffix); rename it onto ``path`` if the block succeeds.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is left as it was.
+    The file gets the permissions a plain ``open(path, "w")`` would give it.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    # the whole suffix is kept (``.weights.h5``, ``.keras``, ``.png``): tools pick the format by it
+    stem, dot, suffix = os.path.basename(path).partition(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{dot}{suffix}", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path, text, newline=None):
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline=newline) as f:
+            f.write(text)
+
+
+def write_json(path, obj, indent=1, default=None):
+    """Write ``obj`` as JSON (with a final newline) to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=indent, default=default) + "\n")
