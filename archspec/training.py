@@ -307,5 +307,5 @@ def training_section(doc, graph):
     return raw if raw == resolved else resolved
 
 
-__all__ = ["DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting", "match_paths", "spec_training_config",
+__all__ = ["AUGMENTATION", "DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting", "match_paths", "spec_training_config",
            "training_config", "training_section"]
