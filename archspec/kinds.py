@@ -23,10 +23,12 @@ with ``builders.keras_model.register_builder``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
 
-REQUIRED = object()
+from .errors import did_you_mean
+# the field constructors stay importable from here: plugins declare their kinds' fields with them
+from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_enum, f_float, f_int,  # noqa: F401
+                     f_padding, f_pair, f_shape)
 
 ACTIVATIONS = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu",
@@ -45,61 +47,7 @@ class ShapeError(ValueError):
     """A shape rule was violated; the message says what would be right."""
 
 
-class FieldError(ValueError):
-    pass
-
-
-# ---------------------------------------------------------------- field types
-
-
-def _int(v, minimum=None):
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise FieldError(f"expected an integer, got {v!r}")
-    if minimum is not None and v < minimum:
-        raise FieldError(f"must be at least {minimum}, got {v}")
-    return v
-
-
-def _float(v, minimum=None, maximum=None):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise FieldError(f"expected a number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise FieldError("expected a finite number")
-    if minimum is not None and v < minimum:
-        raise FieldError(f"must be at least {minimum}, got {v}")
-    if maximum is not None and v > maximum:
-        raise FieldError(f"must be at most {maximum}, got {v}")
-    return v
-
-
-def _pair(v, minimum=1):
-    if isinstance(v, (list, tuple)):
-        if len(v) != 2:
-            raise FieldError(f"expected an integer or a pair [h, w], got {list(v)!r}")
-        return [_int(v[0], minimum), _int(v[1], minimum)]
-    v = _int(v, minimum)
-    return [v, v]
-
-
-def _padding(v):
-    if v in ("same", "valid"):
-        return v
-    if isinstance(v, str):
-        raise FieldError(f'expected "same", "valid", an integer, [h, w] or [[top, bottom], [left, right]], got "{v}"')
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (list, tuple)) for x in v):
-        (t, b), (l, r) = (_pair(v[0], 0), _pair(v[1], 0))
-        return [[t, b], [l, r]]
-    h, w = _pair(v, 0)
-    return [[h, h], [w, w]]
-
-
-def _shape(v):
-    if not isinstance(v, (list, tuple)) or not v:
-        raise FieldError(f"expected a shape such as [224, 224, 3], got {v!r}")
-    return [_int(x, 1) for x in v]
+# ---------------------------------------------------------------- layer value types
 
 
 def _regularizer(v):
@@ -108,15 +56,13 @@ def _regularizer(v):
     if isinstance(v, str) and v in ("l1", "l2", "l1_l2"):
         return {v: 0.01} if v != "l1_l2" else {"l1": 0.01, "l2": 0.01}
     if isinstance(v, dict) and v and set(v) <= {"l1", "l2"}:
-        return {k: _float(x, 0.0) for k, x in v.items()}
+        return {k: as_float(x, 0.0) for k, x in v.items()}
     raise FieldError(f"expected null, l1, l2 or a mapping such as {{l2: 1.0e-4}}, got {v!r}")
 
 
 def _initializer(v):
     if isinstance(v, str):
         if v not in INITIALIZERS:
-            from .errors import did_you_mean
-
             raise FieldError(f'unknown initializer "{v}"{did_you_mean(v, INITIALIZERS)}; one of {", ".join(INITIALIZERS)}')
         return v
     if isinstance(v, dict) and isinstance(v.get("name"), str):
@@ -124,74 +70,9 @@ def _initializer(v):
             raise FieldError(f'unknown initializer "{v["name"]}"')
         for k, x in v.items():
             if k != "name":
-                _float(x)
+                as_float(x)
         return dict(v)
     raise FieldError(f"expected an initializer name or {{name: ..., stddev: ...}}, got {v!r}")
-
-
-def _enum(choices):
-    def coerce(v):
-        if v not in choices:
-            from .errors import did_you_mean
-
-            raise FieldError(f"expected one of {', '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}")
-        return v
-
-    return coerce
-
-
-def _bool(v):
-    if not isinstance(v, bool):
-        raise FieldError(f"expected true or false, got {v!r}")
-    return v
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    coerce: Callable[[Any], Any]
-    default: Any = REQUIRED
-    doc: str = ""
-    json: dict = field(default_factory=dict)  # JSON Schema of the concrete value
-
-    @property
-    def required(self):
-        return self.default is REQUIRED
-
-
-def f_int(name, default=REQUIRED, minimum=1, doc=""):
-    js = {"type": "integer"} if minimum is None else {"type": "integer", "minimum": minimum}
-    return Field(name, lambda v: _int(v, minimum), default, doc, js)
-
-
-def f_float(name, default=REQUIRED, minimum=None, maximum=None, doc=""):
-    js = {"type": "number"}
-    if minimum is not None:
-        js["minimum"] = minimum
-    if maximum is not None:
-        js["maximum"] = maximum
-    return Field(name, lambda v: _float(v, minimum, maximum), default, doc, js)
-
-
-def f_bool(name, default, doc=""):
-    return Field(name, _bool, default, doc, {"type": "boolean"})
-
-
-def f_enum(name, choices, default=REQUIRED, doc=""):
-    return Field(name, _enum(choices), default, doc, {"enum": list(choices)})
-
-
-_PAIR_JSON = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
-
-
-def f_pair(name, default=REQUIRED, minimum=1, doc=""):
-    return Field(name, lambda v: _pair(v, minimum), default, doc, _PAIR_JSON)
-
-
-def f_padding(name="padding", default="valid", doc=""):
-    js = {"anyOf": [{"enum": ["same", "valid"]}, _PAIR_JSON,
-                    {"type": "array", "items": _PAIR_JSON, "minItems": 2, "maxItems": 2}]}
-    return Field(name, _padding, default, doc or "same, valid, or explicit zero padding", js)
 
 
 def f_activation(default="linear"):
@@ -606,8 +487,7 @@ def all_names():
 
 for _kind in (
     InputKind("input", "A model input of a fixed shape (without the batch axis).",
-              (Field("shape", _shape, REQUIRED, "e.g. [224, 224, 3]",
-                     {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}),
+              (f_shape("shape", doc="e.g. [224, 224, 3]"),
                f_enum("dtype", ("float32", "float16", "bfloat16", "float64", "int32", "uint8"), "float32")),
               "input", 0, 0),
     Conv2DKind("conv2d", "2-D convolution (cross-correlation), channels-last.",
@@ -627,10 +507,10 @@ for _kind in (
                f_regularizer("kernel_regularizer"), f_regularizer("bias_regularizer")),
               "dense", aliases=("fc",)),
     PoolKind("max_pool2d", "Max pooling; windows may overlap (pool > strides).",
-             (f_pair("pool"), Field("strides", lambda v: _pair(v), None, "default: the pool size", _PAIR_JSON),
+             (f_pair("pool"), f_pair("strides", None, doc="default: the pool size"),
               f_padding()), "pool", shorthand="pool", aliases=("maxpool",)),
     PoolKind("avg_pool2d", "Average pooling; windows may overlap (pool > strides).",
-             (f_pair("pool"), Field("strides", lambda v: _pair(v), None, "default: the pool size", _PAIR_JSON),
+             (f_pair("pool"), f_pair("strides", None, doc="default: the pool size"),
               f_padding()), "pool", shorthand="pool", aliases=("avgpool",)),
     GlobalPoolKind("global_avg_pool2d", "Average over H and W.", (f_bool("keepdims", False),), "pool",
                    aliases=("gap",)),
@@ -638,13 +518,13 @@ for _kind in (
                    aliases=("gmp",)),
     LRNKind("lrn", "Local response normalization across channels (AlexNet §3.3). Paper constants by default: "
             "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n.",
-            (f_float("k", None, 0.0), Field("n", lambda v: _int(v, 1), None, "window size (paper)",
+            (f_float("k", None, 0.0), Field("n", lambda v: as_int(v, 1), None, "window size (paper)",
                                              {"type": "integer", "minimum": 1}),
              f_float("alpha", 1e-4, 0.0), f_float("beta", 0.75, 0.0),
              f_enum("convention", ("paper", "caffe", "pytorch", "tensorflow"), "paper",
                     "whose constants these are; they are converted to the paper's"),
-             Field("size", lambda v: _int(v, 1), None, "caffe/pytorch local_size", {"type": "integer"}),
-             Field("depth_radius", lambda v: _int(v, 0), None, "tensorflow depth_radius", {"type": "integer"}),
+             Field("size", lambda v: as_int(v, 1), None, "caffe/pytorch local_size", {"type": "integer"}),
+             Field("depth_radius", lambda v: as_int(v, 0), None, "tensorflow depth_radius", {"type": "integer"}),
              f_float("bias", None, 0.0)), "norm"),
     BatchNormKind("batchnorm", "Batch normalization over the last axis (moving mean/variance are "
                   "non-trainable parameters, as Keras counts them).",

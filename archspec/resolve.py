@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from . import kinds as K
 from .annotations import AnnotationError, is_annotation, parse_annotation
+from .block_params import MISSING, PARAM_TYPE_NAMES, check_param, param_spec
 from .document import Document, load_document
 from .errors import Collector, Loc, SpecError, did_you_mean
 from .expr import ExprError, evaluate, has_expression
@@ -30,7 +31,6 @@ MAX_BLOCK_DEPTH = 32
 COMMON_KEYS = ("id", "inputs", "when", "repeat", "first", "last", "iterations", "repeat_prefix", "defaults")
 GROUP_KEYS = ("layers", "variables", "output")
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z_][A-Za-z0-9_.\-]*)*$")
-PARAM_TYPES = ("int", "float", "number", "str", "bool", "shape", "pair", "list", "any")
 
 
 class _Skip(Exception):
@@ -613,13 +613,13 @@ class Resolver:
                      (*scope.block_stack, block_name), (*scope.conditions, *scope.body_conditions))
         for pname, spec in params.items():
             ploc = params.at(pname)
-            ptype, default, choices = _param_spec(spec)
-            if ptype not in PARAM_TYPES:
+            ptype, default, choices = param_spec(spec)
+            if ptype not in PARAM_TYPE_NAMES:
                 self.error(ploc, block_name, f'parameter "{pname}": unknown type "{ptype}"'
-                           f"{did_you_mean(ptype, PARAM_TYPES)}; one of {', '.join(PARAM_TYPES)}")
+                           f"{did_you_mean(ptype, PARAM_TYPE_NAMES)}; one of {', '.join(PARAM_TYPE_NAMES)}")
                 continue
             if pname not in variables:
-                if default is _MISSING:
+                if default is MISSING:
                     self.error(loc, path, f'block "{block_name}" needs the parameter "{pname}" ({ptype})')
                     continue
                 try:
@@ -627,7 +627,7 @@ class Resolver:
                 except _Skip:
                     continue
             value = variables[pname]
-            problem = _check_type(value, ptype, choices)
+            problem = check_param(value, ptype, choices)
             if problem:
                 where = fields.at(pname) if pname in fields else ploc
                 self.error(where, path, f'parameter "{pname}" of block "{block_name}": {problem}')
@@ -805,7 +805,6 @@ class Resolver:
 
 
 _ERROR = object()
-_MISSING = object()
 
 
 def _with_conditions(scope, conds):
@@ -828,34 +827,6 @@ def _merge(base, over):
             out.locs[k] = over.at(k)
             out.key_locs[k] = over.key_at(k)
     return out
-
-
-def _param_spec(spec):
-    """(type, default, choices) of a block parameter: ``int`` or ``{type: int, default: 1, choices: [...]}``."""
-    if isinstance(spec, str):
-        return spec, _MISSING, None
-    if isinstance(spec, dict):
-        return spec.get("type", "any"), spec.get("default", _MISSING), spec.get("choices")
-    return "any", spec, None
-
-
-def _check_type(value, ptype, choices):
-    if choices is not None and value not in choices:
-        return f"expected one of {', '.join(map(str, choices))}, got {value!r}"
-    ok = {
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "str": lambda v: isinstance(v, str),
-        "bool": lambda v: isinstance(v, bool),
-        "shape": lambda v: isinstance(v, list) and all(isinstance(x, int) and x > 0 for x in v),
-        "pair": lambda v: isinstance(v, int) or (isinstance(v, list) and len(v) == 2),
-        "list": lambda v: isinstance(v, list),
-        "any": lambda v: True,
-    }[ptype]
-    if not ok(value):
-        return f"expected {ptype}, got {value!r}"
-    return None
 
 
 def _find_cycle(stuck, inputs):

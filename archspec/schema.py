@@ -1,4 +1,8 @@
-"""A JSON Schema of the spec language (``archspec schema``), generated from the kind registry.
+"""A JSON Schema of the spec language (``archspec schema``), generated from the declarations.
+
+The layer kinds' fields (``archspec.kinds``), the block parameters' types (``archspec.block_params``)
+and the ``training:`` section (``archspec.training``) are declared once, in the vocabulary of
+``archspec.fields``; validation and this schema both come from those declarations.
 
 Editors (VS Code's YAML extension, for example) use it for completion and
 validation.  It describes the concrete language; a value position also
@@ -9,7 +13,9 @@ from __future__ import annotations
 
 from . import kinds as K
 from .annotations import HEADS
+from .block_params import PARAM, PARAM_TYPE_NAMES, PARAM_TYPES
 from .document import BLOCK_KEYS, LIBRARY_KEYS, SPEC_VERSION, TOP_KEYS
+from .training import TRAINING
 
 EXPR = {"type": "string", "pattern": r"\$\{"}
 ANNOTATION = {
@@ -41,9 +47,19 @@ def _common():
 def _kind_body(kind):
     props = _common()
     for f in kind.fields:
-        props[f.name] = _value(f.json or {})
+        props[f.name] = f.schema(_value)
     return {"type": "object", "properties": props, "additionalProperties": False,
             "description": kind.doc}
+
+
+def _param():
+    """A block parameter's declaration: a type name, {type, default, choices} or a bare default."""
+    declared = PARAM.object_schema()
+    declared["properties"]["default"] = _value({})
+    declared["allOf"] = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                          "then": {"properties": {"default": _value(PARAM_TYPES[name].json)}}}
+                         for name in PARAM_TYPE_NAMES]
+    return {"anyOf": [{"enum": list(PARAM_TYPE_NAMES)}, declared, {"not": {"type": ["string", "object"]}}]}
 
 
 def build_schema() -> dict:
@@ -53,7 +69,7 @@ def build_schema() -> dict:
         body = _kind_body(kind)
         short = [body, {"type": "null"}]
         if kind.shorthand:
-            short.append(_value(kind.field_map()[kind.shorthand].json or {}))
+            short.append(kind.field_map()[kind.shorthand].schema(_value))
         kinds[name] = {"type": "object", "properties": {name: {"anyOf": short}}, "required": [name],
                        "additionalProperties": False, "description": kind.doc}
     group = {"type": "object", "properties": {"group": {"type": "object", "properties": {
@@ -73,10 +89,7 @@ def build_schema() -> dict:
                 "additionalProperties": False}
     block = {"type": "object", "required": ["layers"], "additionalProperties": False, "properties": {
         "doc": {"type": "string"}, "source": {"type": "string"},
-        "params": {"type": "object", "additionalProperties": {"anyOf": [
-            {"enum": ["int", "float", "number", "str", "bool", "shape", "pair", "list", "any"]},
-            {"type": "object", "properties": {"type": {"type": "string"}, "default": {}, "choices": {"type": "array"}},
-             "additionalProperties": False}]}},
+        "params": {"type": "object", "additionalProperties": _param()},
         "defaults": {"$ref": "#/$defs/defaults"}, "layers": {"$ref": "#/$defs/layers"},
         "output": {"type": "string"}}}
     assert set(block["properties"]) == set(BLOCK_KEYS)
@@ -97,7 +110,7 @@ def build_schema() -> dict:
         "variables": {"type": "object"}, "defaults": {"$ref": "#/$defs/defaults"},
         "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"}},
         "layers": {"$ref": "#/$defs/layers"}, "outputs": {"type": "array", "items": output, "minItems": 1},
-        "training": {"type": "object"}, "scopes": {"type": "object", "additionalProperties": {"type": "string"}},
+        "training": TRAINING.schema(_value), "scopes": {"type": "object", "additionalProperties": {"type": "string"}},
         "search": {"type": "object"},
     }
     assert set(top) == set(TOP_KEYS) and set(LIBRARY_KEYS) <= set(top)

@@ -24,7 +24,7 @@ from archspec.emit import to_yaml
 from archspec.resolve import resolve
 from archspec.errors import Loc
 from archspec.files import write_json
-from archspec.training import TrainingError, training_config, training_section
+from archspec.training import DEFAULTS, TrainingError, training_config, training_section
 from builders.search import distributed
 from builders.search.oracles import make_oracle
 from builders.search.runner import TrialRunner
@@ -196,7 +196,7 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
             oracle_client.TIMEOUT = opts.idle_timeout  # a worker does not wait an hour for a dead chief
     _prepare_out(opts)
     hm = SpecHyperModel(doc)
-    max_epochs = opts.epochs or int(defaults.training.get("epochs", 10))
+    max_epochs = opts.epochs or int(defaults.training.get("epochs", DEFAULTS["epochs"]))
     oracle = make_oracle(opts.tuner, kt.Objective(OBJECTIVE, "max"), opts.max_trials, opts.seed, max_epochs)
     oracle.screen = make_screen(hm, oracle, opts)
     if runner is None:

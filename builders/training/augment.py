@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from archspec.training import AUGMENTATION
+
 
 def make_augment(aug: dict, input_shape, seed: int = 0):
     """A function batch -> augmented batch, or None when ``aug`` asks for nothing."""
@@ -18,7 +20,8 @@ def make_augment(aug: dict, input_shape, seed: int = 0):
     import tensorflow as tf
 
     h, w, c = input_shape
-    fill = aug.get("fill_mode", "constant")
+    aug = {**AUGMENTATION.defaults(), **aug}
+    fill = aug["fill_mode"]
     layers = []
     s = seed
 
@@ -27,7 +30,7 @@ def make_augment(aug: dict, input_shape, seed: int = 0):
         s += 1
         return s
 
-    flip = aug.get("flip", "none")
+    flip = aug["flip"]
     if flip != "none":
         # "both": two independent flips (Keras's "horizontal_and_vertical" draws ONE coin for both axes, so
         # it only ever rotates by 180 degrees and never flips a single axis)

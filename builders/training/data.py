@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archspec.training import DATA_KERAS, TrainingError
+from archspec.training import DATA_KERAS, DEFAULTS, TrainingError
 
 SPLIT_SEED = 20240917
 CACHE_BYTES = 1 << 30  # keep preprocessed images in memory up to 1 GiB
@@ -68,7 +68,8 @@ def _kept_key(source, validation_split, test_split):
     return source, float(validation_split), float(test_split)
 
 
-def keep_loaded(source: str, *, validation_split: float = 0.1, test_split: float = 0.2) -> Data:
+def keep_loaded(source: str, *, validation_split: float = DEFAULTS["validation_split"],
+                test_split: float = DEFAULTS["test_split"]) -> Data:
     """Load ``source`` now and keep it: later :func:`load_data` calls with the same arguments return it.
 
     The search's fork server calls this once before it forks any trial, so that every trial finds the
@@ -85,7 +86,8 @@ def is_kept(source: str) -> bool:
     return any(key[0] == _kept_key(source, 0, 0)[0] for key in _KEPT)
 
 
-def load_data(source: str, *, validation_split: float = 0.1, test_split: float = 0.2) -> Data:
+def load_data(source: str, *, validation_split: float = DEFAULTS["validation_split"],
+              test_split: float = DEFAULTS["test_split"]) -> Data:
     """Load ``source`` (digits | folder | .npz | keras:NAME) and split it into train/val/test."""
     if _KEPT:
         kept = _KEPT.get(_kept_key(source, validation_split, test_split))

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 from archspec.files import atomic_path, write_json
-from archspec.training import TrainingError, is_augmenting, match_paths, training_config, training_section
+from archspec.training import DEFAULTS, TrainingError, is_augmenting, match_paths, training_config, training_section
 from builders.training.stack_room import with_stack_room
 
 RUN_MARKER = "run.json"
@@ -1105,10 +1105,11 @@ def evaluate(run, data=None, split=None, batch_size=None, devices=None):
 
     meta, model = _load_run(run)
     cfg = _read_json(os.path.join(run, "training.json")) if os.path.isfile(os.path.join(run, "training.json")) else {}
-    source = data or meta.get("data_source") or "digits"
+    source = data or meta.get("data_source") or DEFAULTS["data"]
     own = data is None or source == meta.get("data_source")
     split = split or ("test" if own else "all")
-    d = load_data(source, validation_split=cfg.get("validation_split", 0.1), test_split=cfg.get("test_split", 0.2))
+    d = load_data(source, validation_split=cfg.get("validation_split", DEFAULTS["validation_split"]),
+                  test_split=cfg.get("test_split", DEFAULTS["test_split"]))
     shape = tuple(meta["input_shape"])
     n_classes = meta["outputs"][0]["classes"]
     check_compatible(d, input_shape=shape, num_classes=n_classes, max_upscale=cfg.get("max_upscale"),
@@ -1131,7 +1132,8 @@ def evaluate(run, data=None, split=None, batch_size=None, devices=None):
     with strategy.scope():
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=meta["outputs"][0]["from_logits"]),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    ds = make_dataset(sp, input_shape=shape, batch_size=batch_size or cfg.get("batch_size", 32), num_classes=n_classes)
+    ds = make_dataset(sp, input_shape=shape, batch_size=batch_size or cfg.get("batch_size", DEFAULTS["batch_size"]),
+                      num_classes=n_classes)
     r = model.evaluate(ds, verbose=0, return_dict=True)
     return {"run": run, "data": d.name, "split": split, "samples": len(sp), "loss": float(r["loss"]),
             "accuracy": float(r["accuracy"])}

@@ -1,0 +1,538 @@
+"""The field vocabulary: declared values from which both validation and the JSON Schema come.
+
+A :class:`Field` is one value: its name, a coercer (it returns the canonical value or raises
+:class:`FieldError` with the message), a default, a doc string and the JSON Schema of the value.
+Layer kinds (``archspec.kinds``) list fields, and ``kinds.coerce_attrs`` applies them.
+
+Sections such as ``training:`` nest fields:
+
+* :class:`Group`: a mapping with a fixed set of fields (``augmentation: {flip: ..., rotate: ...}``);
+* :class:`Variants`: a mapping chosen by its ``name`` (``adam``, or ``{name: sgd, momentum: 0.9}``),
+  each name with its own group of fields;
+* :class:`MapOf`: free keys, each value the same field (``loss_weights: {aux1: 0.3}``);
+* :class:`ListOf`: a list of one field (``freeze: ["conv*"]``).
+
+:func:`read_section` validates a value against such a declaration and reports every problem at
+the ``file:line:col`` of the value when the value comes from a document (``archspec.source``), as
+``DOTTED.PATH: message``.  Each declaration's ``schema(wrap)`` gives its JSON Schema; ``wrap`` is
+applied to every value position (``archspec.schema`` uses it to admit expressions and search
+annotations wherever a value stands).
+
+Two wordings of number errors exist because both are part of the language's messages: the layer
+fields' ``must be at least 1, got 0`` (:func:`f_int`, :func:`f_float`) and the sections' ``expected an
+integer >= 1, got 0`` (:func:`f_number`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from .errors import Collector, Loc, did_you_mean
+
+REQUIRED = object()
+
+
+class FieldError(ValueError):
+    """A value does not fit its field; the message says what was expected."""
+
+
+def _same(value):
+    return value
+
+
+# ---------------------------------------------------------------- coercers
+
+
+def as_int(v, minimum=None):
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise FieldError(f"expected an integer, got {v!r}")
+    if minimum is not None and v < minimum:
+        raise FieldError(f"must be at least {minimum}, got {v}")
+    return v
+
+
+def as_float(v, minimum=None, maximum=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError(f"expected a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise FieldError("expected a finite number")
+    if minimum is not None and v < minimum:
+        raise FieldError(f"must be at least {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise FieldError(f"must be at most {maximum}, got {v}")
+    return v
+
+
+def as_pair(v, minimum=1):
+    if isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise FieldError(f"expected an integer or a pair [h, w], got {list(v)!r}")
+        return [as_int(v[0], minimum), as_int(v[1], minimum)]
+    v = as_int(v, minimum)
+    return [v, v]
+
+
+def as_padding(v):
+    if v in ("same", "valid"):
+        return v
+    if isinstance(v, str):
+        raise FieldError(f'expected "same", "valid", an integer, [h, w] or [[top, bottom], [left, right]], got "{v}"')
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (list, tuple)) for x in v):
+        (t, b), (l, r) = (as_pair(v[0], 0), as_pair(v[1], 0))
+        return [[t, b], [l, r]]
+    h, w = as_pair(v, 0)
+    return [[h, h], [w, w]]
+
+
+def as_shape(v):
+    if not isinstance(v, (list, tuple)) or not v:
+        raise FieldError(f"expected a shape such as [224, 224, 3], got {v!r}")
+    return [as_int(x, 1) for x in v]
+
+
+def as_bool(v):
+    if not isinstance(v, bool):
+        raise FieldError(f"expected true or false, got {v!r}")
+    return v
+
+
+def one_of(choices):
+    """A coercer accepting only ``choices`` (with a did-you-mean for near misses)."""
+
+    def coerce(v):
+        if v not in choices:
+            raise FieldError(f"expected one of {', '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}")
+        return v
+
+    return coerce
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number, each inclusive or open; ``None``: unbounded."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, v):
+        return not ((self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo))
+                    or (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi)))
+
+    def text(self):
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"{'<' if self.hi_open else '<='} {self.hi:g}")
+        return " and ".join(parts)
+
+    def json(self):
+        js = {}
+        if self.lo is not None:
+            js["exclusiveMinimum" if self.lo_open else "minimum"] = self.lo
+        if self.hi is not None:
+            js["exclusiveMaximum" if self.hi_open else "maximum"] = self.hi
+        return js
+
+
+def in_range(bounds: Range, integer=False, nullable=False):
+    """A coercer of numbers within ``bounds`` (the sections' wording: ``expected a number >= 0 and < 1``)."""
+    what = "an integer" if integer else "a number"
+
+    def coerce(v):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if ok and integer and isinstance(v, float):
+            ok = v.is_integer()
+            v = int(v) if ok else v
+        if ok and not integer and not math.isfinite(float(v)):
+            ok = False
+        if not ok:
+            raise FieldError(f"expected {what}{' or null' if nullable else ''}, got {v!r}")
+        if not bounds.contains(v):
+            raise FieldError(f"expected {what} {bounds.text()}, got {v!r}")
+        return int(v) if integer else float(v)
+
+    return coerce
+
+
+def non_empty_string(nullable=False):
+    def coerce(v):
+        if not isinstance(v, str) or not v:
+            raise FieldError(f"expected a non-empty string{' or null' if nullable else ''}, got {v!r}")
+        return v
+
+    return coerce
+
+
+def unalias(value, aliases):
+    """``value`` with a shorthand replaced: ``aliases`` are (literal, expansion) pairs.
+
+    A literal matches only a value of its own type (``False`` is not ``0``).
+    """
+    for literal, expansion in aliases:
+        if type(value) is type(literal) and value == literal:
+            return expansion
+    return value
+
+
+def _with_literals(js, literals):
+    return {"anyOf": [js, {"enum": list(literals)}]} if literals else js
+
+
+# ---------------------------------------------------------------- one value
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value: ``coerce`` returns its canonical form or raises :class:`FieldError`."""
+
+    name: str
+    coerce: Callable[[Any], Any]
+    default: Any = REQUIRED
+    doc: str = ""
+    json: dict = field(default_factory=dict)  # JSON Schema of the concrete value
+    nullable: bool = False  # in sections: null is a value of its own (layer fields: null means the default)
+    aliases: tuple = ()  # (literal, expansion) pairs, applied before coercion
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+    def read(self, reader, container, dotted, context=None):
+        """The coerced value of ``container[name]`` (or the default); the default after reporting an error."""
+        v = container.get(self.name, self.default) if isinstance(container, dict) else self.default
+        v = unalias(v, self.aliases)
+        if v is None and self.nullable:
+            return None
+        try:
+            return self.coerce(v)
+        except FieldError as e:
+            reader.error(container, self.name, dotted, str(e))
+            return self.default
+
+    def schema(self, wrap=_same):
+        literals = [lit for lit, _ in self.aliases] + ([None] if self.nullable else [])
+        return wrap(_with_literals(self.json, literals))
+
+
+def f_int(name, default=REQUIRED, minimum=1, doc=""):
+    js = {"type": "integer"} if minimum is None else {"type": "integer", "minimum": minimum}
+    return Field(name, lambda v: as_int(v, minimum), default, doc, js)
+
+
+def f_float(name, default=REQUIRED, minimum=None, maximum=None, doc=""):
+    js = {"type": "number"}
+    if minimum is not None:
+        js["minimum"] = minimum
+    if maximum is not None:
+        js["maximum"] = maximum
+    return Field(name, lambda v: as_float(v, minimum, maximum), default, doc, js)
+
+
+def f_number(name, default, lo=None, hi=None, *, lo_open=False, hi_open=False, integer=False, nullable=False,
+             doc="", aliases=()):
+    """A number within bounds, in the sections' wording; ``integer`` also accepts ``3.0``."""
+    bounds = Range(lo, hi, lo_open, hi_open)
+    js = {"type": "integer" if integer else "number", **bounds.json()}
+    return Field(name, in_range(bounds, integer, nullable), default, doc, js, nullable, aliases)
+
+
+def f_bool(name, default, doc=""):
+    return Field(name, as_bool, default, doc, {"type": "boolean"})
+
+
+def f_enum(name, choices, default=REQUIRED, doc="", aliases=()):
+    return Field(name, one_of(choices), default, doc, {"enum": list(choices)}, aliases=aliases)
+
+
+def f_string(name, default, nullable=False, doc=""):
+    return Field(name, non_empty_string(nullable), default, doc, {"type": "string", "minLength": 1}, nullable)
+
+
+PAIR_JSON = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
+
+
+def f_pair(name, default=REQUIRED, minimum=1, doc=""):
+    return Field(name, lambda v: as_pair(v, minimum), default, doc, PAIR_JSON)
+
+
+def f_padding(name="padding", default="valid", doc=""):
+    js = {"anyOf": [{"enum": ["same", "valid"]}, PAIR_JSON,
+                    {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
+    return Field(name, as_padding, default, doc or "same, valid, or explicit zero padding", js)
+
+
+def f_shape(name, default=REQUIRED, doc=""):
+    return Field(name, as_shape, default, doc, {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                                "minItems": 1})
+
+
+# ---------------------------------------------------------------- structures
+
+
+@dataclass(frozen=True)
+class Group:
+    """A mapping with a fixed set of fields; unknown keys are errors.
+
+    ``checks`` are cross-field rules, called as ``check(reader, mapping, values, dotted, context)`` after
+    the fields were read; ``expected`` words the error for a value that is no mapping.
+    """
+
+    name: str
+    fields: tuple
+    doc: str = ""
+    expected: str = "a mapping"
+    aliases: tuple = ()
+    checks: tuple = ()
+
+    def field_names(self):
+        return [f.name for f in self.fields]
+
+    def defaults(self):
+        """The raw default of every field (a nested declaration: its own default form)."""
+        return {f.name: f.default for f in self.fields}
+
+    def read(self, reader, container, dotted, context=None):
+        value = unalias(container.get(self.name, {}), self.aliases)
+        if not isinstance(value, dict):
+            reader.error(container, self.name, dotted, f"expected {self.expected}, got {value!r}")
+            value = {}
+        return self.read_body(reader, value, dotted, context)
+
+    def read_body(self, reader, body, dotted, context=None, out=None, keys_before=()):
+        """Read the fields of the mapping ``body`` into ``out``; ``keys_before`` are keys handled by the caller."""
+        allowed = [*keys_before, *self.field_names()]
+        for key in body:
+            if key not in allowed:
+                reader.unknown(body, key, dotted, allowed)
+        out = {} if out is None else out
+        for f in self.fields:
+            out[f.name] = f.read(reader, body, f"{dotted}.{f.name}", context)
+        for check in self.checks:
+            check(reader, body, out, dotted, context)
+        return out
+
+    @property
+    def default(self):
+        return {}
+
+    def object_schema(self, wrap=_same):
+        """The JSON Schema of the mapping itself (its aliases and ``wrap`` not applied to it)."""
+        js = {"type": "object", "properties": {f.name: f.schema(wrap) for f in self.fields},
+              "additionalProperties": False}
+        if self.doc:
+            js["description"] = self.doc
+        return js
+
+    def schema(self, wrap=_same):
+        return wrap(_with_literals(self.object_schema(wrap), [lit for lit, _ in self.aliases]))
+
+
+def _any_case(name):
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
+
+
+@dataclass(frozen=True)
+class Variants:
+    """A mapping chosen by its ``name``: ``NAME`` alone, or ``{name: NAME, field: value, ...}``.
+
+    Names are case-insensitive.  A mapping without ``name`` is the default variant (a
+    ``--set training.optimizer.learning_rate=...`` override makes one).
+    """
+
+    name: str
+    what: str  # e.g. "optimizer", in messages
+    variants: dict  # name -> Group of that variant's fields
+    default: str
+    doc: str = ""
+    aliases: tuple = ()
+
+    def read(self, reader, container, dotted, context=None):
+        value = unalias(container.get(self.name, self.default), self.aliases)
+        chosen, body = self._choose(reader, container, value, dotted)
+        return self.variants[chosen].read_body(reader, body, dotted, context, out={"name": chosen},
+                                               keys_before=("name",))
+
+    def _choose(self, reader, container, value, dotted):
+        if isinstance(value, str):
+            chosen, body = value, {}
+        elif isinstance(value, dict):
+            chosen, body = value.get("name", self.default), value
+        else:
+            reader.error(container, self.name, dotted,
+                         f"expected a {self.what} name or a mapping {{name: ...}}, got {value!r}")
+            return self.default, {}
+        chosen = str(chosen).lower()
+        if chosen not in self.variants:
+            where, key = (body, "name") if body else (container, self.name)
+            reader.error(where, key, dotted, f'unknown {self.what} "{chosen}"{did_you_mean(chosen, self.variants)}; '
+                                             f'one of {", ".join(self.variants)}')
+            return self.default, {}
+        return chosen, body
+
+    def schema(self, wrap=_same):
+        def name_js(names):
+            return {"anyOf": [{"enum": list(names)},
+                              {"type": "string", "pattern": "^(" + "|".join(map(_any_case, names)) + ")$"}]}
+
+        bodies = []
+        for vname, group in self.variants.items():
+            body = group.object_schema(wrap)
+            body["properties"] = {"name": wrap(name_js([vname])), **body["properties"]}
+            if vname != self.default:
+                body["required"] = ["name"]
+            bodies.append(body)
+        js = {"anyOf": [name_js(self.variants), *bodies]}
+        if self.doc:
+            js["description"] = self.doc
+        return wrap(_with_literals(js, [lit for lit, _ in self.aliases]))
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A mapping of free keys to values of one field; ``key_check(reader, mapping, key, context)``
+    returns False for a key to leave out (after reporting it)."""
+
+    name: str
+    value: Field
+    doc: str = ""
+    expected: str = "a mapping"
+    aliases: tuple = ()
+    key_check: Callable | None = None
+    default: Any = field(default_factory=dict)
+
+    def read(self, reader, container, dotted, context=None):
+        value = unalias(container.get(self.name, {}), self.aliases)
+        if not isinstance(value, dict):
+            reader.error(container, self.name, dotted, f"expected {self.expected}, got {value!r}")
+            return {}
+        out = {}
+        for key in value:
+            if self.key_check is not None and not self.key_check(reader, value, key, context):
+                continue
+            out[str(key)] = replace(self.value, name=key).read(reader, value, f"{dotted}.{key}", context)
+        return out
+
+    def schema(self, wrap=_same):
+        js = {"type": "object", "additionalProperties": self.value.schema(wrap)}
+        if self.doc:
+            js["description"] = self.doc
+        return wrap(_with_literals(js, [lit for lit, _ in self.aliases]))
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of values of one field; with ``single`` (a type), one value of that type stands for a list of it.
+
+    ``item_check(reader, items, index, context)`` adds rules on each item (e.g. against the graph).
+    """
+
+    name: str
+    item: Field
+    doc: str = ""
+    expected: str = "a list"
+    single: type | None = None
+    aliases: tuple = ()
+    item_check: Callable | None = None
+    default: Any = field(default_factory=list)
+
+    def read(self, reader, container, dotted, context=None):
+        value = unalias(container.get(self.name, []), self.aliases)
+        if self.single is not None and isinstance(value, self.single):
+            value = [value]
+        if not isinstance(value, list) or not all(_fits(self.item, x) for x in value):
+            reader.error(container, self.name, dotted, f"expected {self.expected}, got {value!r}")
+            return []
+        if self.item_check is not None:
+            for i in range(len(value)):
+                self.item_check(reader, value, i, context)
+        return [self.item.coerce(x) for x in value]
+
+    def schema(self, wrap=_same):
+        item = self.item.schema(wrap)
+        js = {"type": "array", "items": item}
+        if self.single is not None:
+            js = {"anyOf": [item, js]}
+        if self.doc:
+            js["description"] = self.doc
+        return wrap(_with_literals(js, [lit for lit, _ in self.aliases]))
+
+
+def _fits(f, value):
+    try:
+        f.coerce(value)
+    except FieldError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- reading a section
+
+
+class Reader:
+    """Collects the problems of one section, each at the ``file:line:col`` of its value.
+
+    Values read from a document (``archspec.source.SrcMap``/``SrcList``) know where they came
+    from; plain values fall back to ``where`` (a :class:`Loc` or a file name).
+    """
+
+    def __init__(self, where=None):
+        self.diag = Collector()
+        if isinstance(where, str):
+            where = Loc(where)
+        self.fallback = where if isinstance(where, Loc) else None
+
+    def loc(self, container, key):
+        at = getattr(container, "at", None)
+        if at is not None:
+            try:
+                loc = at(key)
+            except Exception:  # noqa: BLE001 - a list index out of range, etc.
+                loc = None
+            if loc is not None:
+                return loc
+        return getattr(container, "loc", None) or self.fallback
+
+    def key_loc(self, container, key):
+        at = getattr(container, "key_at", None)
+        if at is not None:
+            loc = at(key)
+            if loc is not None:
+                return loc
+        return self.loc(container, key)
+
+    def error(self, container, key, dotted, message):
+        self.diag.error(self.loc(container, key), "", f"{dotted}: {message}")
+
+    def unknown(self, container, key, dotted, allowed):
+        self.diag.error(self.key_loc(container, key), "",
+                        f'unknown key "{key}" in {dotted}{did_you_mean(key, allowed)}; allowed: {", ".join(allowed)}')
+
+
+@dataclass
+class Context:
+    """What cross-field checks may consult: the resolved graph (or None) and the section's values so far."""
+
+    graph: Any = None
+    values: dict = field(default_factory=dict)
+
+
+def read_section(group: Group, value: dict, where=None, graph=None) -> dict:
+    """Validate the mapping ``value`` against ``group``; raise SpecError listing every problem."""
+    reader = Reader(where)
+    context = Context(graph)
+    group.read_body(reader, value, group.name, context, out=context.values)
+    reader.diag.raise_if_errors()
+    return context.values
+
+
+__all__ = ["REQUIRED", "Context", "Field", "FieldError", "Group", "ListOf", "MapOf", "Range", "Reader", "Variants",
+           "f_bool", "f_enum", "f_float", "f_int", "f_number", "f_padding", "f_pair", "f_shape", "f_string",
+           "one_of", "read_section", "unalias"]
