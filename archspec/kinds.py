@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import geometry
+from . import geometry, lrn_conventions
 from .errors import did_you_mean
 # the field constructors stay importable from here: plugins declare their kinds' fields with them
 from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_enum, f_float, f_int,  # noqa: F401
@@ -332,32 +332,13 @@ class GlobalPoolKind(Kind):
 
 
 class LRNKind(Kind):
-    def validate(self, a):
-        conv = a["convention"]
-        allowed = {"paper": {"k", "n", "alpha", "beta"}, "caffe": {"size", "alpha", "beta", "k"},
-                   "pytorch": {"size", "alpha", "beta", "k"}, "tensorflow": {"depth_radius", "bias", "alpha", "beta"}}[conv]
-        given = {k for k in ("k", "n", "size", "depth_radius", "bias") if a.get(k) is not None}
-        wrong = given - allowed
-        if wrong:
-            raise FieldError(f"convention {conv} takes {', '.join(sorted(allowed))}; "
-                             f"{', '.join(sorted(wrong))} belong(s) to another convention")
-
     def normalize(self, a):
-        """Convert any convention's constants to the paper's (k, n, alpha, beta).
-
-        caffe/pytorch: n = size, alpha_paper = alpha / size, k defaults to 1;
-        tensorflow: n = 2 * depth_radius + 1, k = bias (default 1), alpha unchanged.
-        """
-        conv = a["convention"]
-        if conv == "paper":
-            k, n, alpha = a["k"] if a["k"] is not None else 2.0, a["n"] if a["n"] is not None else 5, a["alpha"]
-        elif conv in ("caffe", "pytorch"):
-            n = a["size"] if a["size"] is not None else 5
-            k, alpha = a["k"] if a["k"] is not None else 1.0, a["alpha"] / n
-        else:
-            n = 2 * (a["depth_radius"] if a["depth_radius"] is not None else 5) + 1
-            k, alpha = a["bias"] if a["bias"] is not None else 1.0, a["alpha"]
-        return {"k": float(k), "n": n, "alpha": alpha, "beta": a["beta"]}
+        """The constants of ``a["convention"]`` (missing ones: that framework's defaults) as the paper's."""
+        given = {name: a[name] for name in lrn_conventions.ALL_CONSTANTS}
+        try:
+            return lrn_conventions.to_paper(a["convention"], given)._asdict()
+        except lrn_conventions.ConventionError as e:
+            raise FieldError(str(e)) from None
 
     def output_shape(self, a, shapes):
         _need_rank(shapes, 3, "lrn")
@@ -496,11 +477,13 @@ for _kind in (
     GlobalPoolKind("global_max_pool2d", "Maximum over H and W.", (f_bool("keepdims", False),), "pool",
                    aliases=("gmp",)),
     LRNKind("lrn", "Local response normalization across channels (AlexNet §3.3). Paper constants by default: "
-            "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n.",
+            "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n; "
+            "constants not given take their convention's own defaults.",
             (f_float("k", None, 0.0), Field("n", lambda v: as_int(v, 1), None, "window size (paper)",
                                              {"type": "integer", "minimum": 1}),
-             f_float("alpha", 1e-4, 0.0), f_float("beta", 0.75, 0.0),
-             f_enum("convention", ("paper", "caffe", "pytorch", "tensorflow"), "paper",
+             f_float("alpha", None, 0.0, doc="default: the convention's (paper 1e-4)"),
+             f_float("beta", None, 0.0, doc="default: the convention's (paper 0.75)"),
+             f_enum("convention", lrn_conventions.CONVENTIONS, "paper",
                     "whose constants these are; they are converted to the paper's"),
              Field("size", lambda v: as_int(v, 1), None, "caffe/pytorch local_size", {"type": "integer"}),
              Field("depth_radius", lambda v: as_int(v, 0), None, "tensorflow depth_radius", {"type": "integer"}),
