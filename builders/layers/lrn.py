@@ -15,26 +15,13 @@ from keras import ops
 
 from archspec import lrn_conventions
 from archspec.lrn_conventions import CONVENTIONS
+from builders.layers.custom_gradient import custom_gradient
 
 __all__ = [
     "LocalResponseNormalization",
     "CONVENTIONS",
     "local_response_normalization",
 ]
-
-def _no_autograph(fn):
-    """Keep TensorFlow's AutoGraph away from a custom-gradient function.
-
-    Called directly inside a user's `tf.function`, AutoGraph would convert
-    the undecorated body of a `tf.custom_gradient` function and return its
-    ``(output, grad_fn)`` pair as if it were the output.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.autograph.experimental.do_not_convert(fn)
-    return fn
-
 
 # Largest channel count for which the window sum is done as a matrix product
 # with a 0/1 band matrix (cost O(C) per element instead of O(n) passes).
@@ -122,7 +109,7 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
     k, alpha, beta = float(k), float(alpha), float(beta)
     shape = ops.shape(x)
 
-    @ops.custom_gradient
+    @custom_gradient
     def _lrn(x):
         x2 = ops.reshape(x, (-1, channels))
         sums = _window_sum(ops.square(x2), radius, method)
@@ -130,9 +117,7 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
         p = ops.power(den, -beta)
         y2 = ops.multiply(x2, p)
 
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
+        def backward(upstream):
             g2 = ops.reshape(upstream, (-1, channels))
             v = _window_sum(ops.divide(ops.multiply(g2, y2), den), radius, method)
             dx = ops.subtract(
@@ -141,9 +126,9 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
             )
             return ops.reshape(dx, shape)
 
-        return ops.reshape(y2, shape), grad
+        return ops.reshape(y2, shape), backward
 
-    return _no_autograph(_lrn)(x)
+    return _lrn(x)
 
 
 @keras.saving.register_keras_serializable(package="archspec")
