@@ -88,6 +88,15 @@ def _check_stride_dilation(strides, dilation):
         )
 
 
+def _conv_args(strides, padding, dilation):
+    """Normalised ``(strides, padding, dilation)`` of a convolution, checked."""
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
+    padding = _check_padding(padding)
+    _check_stride_dilation(strides, dilation)
+    return strides, padding, dilation
+
+
 def _spatial_size(tensor, what):
     shape = tuple(tensor.shape)
     if len(shape) != 4:
@@ -117,10 +126,7 @@ def _axes(in_hw, kernel_hw, strides, dilation, padding):
 
 def conv2d_forward(x, w, strides=1, padding="valid", dilation=1):
     """Cross-correlation ``y = x (*) w`` (NHWC input, HWIO kernel)."""
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
     return ops.conv(
         x,
         w,
@@ -215,10 +221,7 @@ def conv2d_backward_input(
     Returns:
         ``dL/dX`` with shape ``(N, H, W, C)``.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
     hw = tuple(input_shape)
     hw = hw[1:3] if len(hw) == 4 else hw
     in_h, in_w = int(hw[0]), int(hw[1])
@@ -334,10 +337,7 @@ def conv2d_backward_kernel(
     Returns:
         ``dL/dW`` with shape ``(kh, kw, C, O)``.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
     ksize = int(kernel_shape[0]), int(kernel_shape[1])
     axes = _axes(_spatial_size(x, "x"), ksize, strides, dilation, padding)
     return _backward_kernel_gemm(
@@ -504,10 +504,7 @@ def _make_conv_with_explicit_grad(strides, padding, dilation):
     The backward functions are looked up at call time through the module
     globals, which lets tests count or replace them.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
 
     @custom_gradient
     def conv(x, w):
