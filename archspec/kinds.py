@@ -5,12 +5,8 @@ Both the static analyser (``archspec.analysis``) and the Keras builder
 model has exactly the shapes and parameter counts computed here.
 
 Shapes exclude the batch axis and are channels-last: ``(H, W, C)`` or ``(N,)``.
-Shape arithmetic follows Keras/TensorFlow:
-
-* valid: ``out = floor((in - k_eff) / s) + 1`` with ``k_eff = (k - 1) * d + 1``
-* same:  ``out = ceil(in / s)``; total padding ``max((out - 1) * s + k_eff - in, 0)``,
-  the extra row/column at the bottom/right
-* explicit padding ``p``: ``out = floor((in + p_lo + p_hi - k_eff) / s) + 1``
+The per-axis arithmetic of convolutions and pooling (Keras/TensorFlow rules) is in
+``archspec.geometry``.
 
 MACs (multiply-accumulates) count the multiplications of convolutions and
 dense layers only; bias additions, batch norm, activations, pooling, LRN,
@@ -25,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import geometry, lrn_conventions
 from .errors import did_you_mean
 # the field constructors stay importable from here: plugins declare their kinds' fields with them
 from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_enum, f_float, f_int,  # noqa: F401
@@ -91,24 +88,6 @@ def f_regularizer(name):
 # ---------------------------------------------------------------- shape rules
 
 
-def conv_output_size(size, k_eff, stride, padding_lohi):
-    """Output length along one axis; padding_lohi is "same", "valid" or (lo, hi)."""
-    if padding_lohi == "same":
-        return -(-size // stride)
-    lo, hi = (0, 0) if padding_lohi == "valid" else padding_lohi
-    span = size + lo + hi - k_eff
-    if span < 0:
-        raise ShapeError(None)
-    return span // stride + 1
-
-
-def same_padding(size, k_eff, stride):
-    """TensorFlow's (lo, hi) padding for "same": the extra pixel goes bottom/right."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + k_eff - size, 0)
-    return total // 2, total - total // 2
-
-
 def _axis_padding(padding, axis):
     if padding in ("same", "valid"):
         return padding
@@ -137,17 +116,17 @@ class Window:
 
 def _spatial(a, shapes, kernel, strides, dilation, what):
     h, w, c = _need_rank(shapes, 3, what)
-    k_eff = [(kernel[i] - 1) * dilation[i] + 1 for i in range(2)]
+    k_eff = [geometry.effective_kernel(kernel[i], dilation[i]) for i in range(2)]
     out = []
     for axis, size in enumerate((h, w)):
-        try:
-            out.append(conv_output_size(size, k_eff[axis], strides[axis], _axis_padding(a["padding"], axis)))
-        except ShapeError:
+        length = geometry.output_length(size, k_eff[axis], strides[axis], _axis_padding(a["padding"], axis))
+        if length < 1:
             pads = "" if a["padding"] == "valid" else f" plus padding {list(_axis_padding(a['padding'], axis))}"
             raise ShapeError(
                 f"the {fmt_shape(k_eff)} {'window' if 'pool' in what else 'kernel'} "
                 f"(effective size with dilation) exceeds its {h}×{w} input{pads}; "
-                "use a smaller kernel, padding: same, or a larger input") from None
+                "use a smaller kernel, padding: same, or a larger input")
+        out.append(length)
     return out, c
 
 
@@ -158,11 +137,10 @@ def unused_border(a, shapes, kernel, strides, dilation):
     h, w, _ = shapes[0]
     left = []
     for axis, size in enumerate((h, w)):
-        lo, hi = (0, 0) if a["padding"] == "valid" else a["padding"][axis]
-        k_eff = (kernel[axis] - 1) * dilation[axis] + 1
-        span = size + lo + hi - k_eff
+        k_eff = geometry.effective_kernel(kernel[axis], dilation[axis])
         # only when the windows tile the input (k >= s); with k < s every gap is skipped anyway
-        left.append(span % strides[axis] if span >= 0 and k_eff >= strides[axis] else 0)
+        unseen = geometry.unseen_rows(size, k_eff, strides[axis], _axis_padding(a["padding"], axis))
+        left.append(unseen if k_eff >= strides[axis] else 0)
     return left if any(left) else None
 
 
@@ -265,7 +243,8 @@ class Conv2DKind(Kind):
         return out[0] * out[1] * out[2] * kh * kw * (shapes[0][-1] // a["groups"])
 
     def window(self, a):
-        return Window(tuple((a["kernel"][i] - 1) * a["dilation"][i] + 1 for i in range(2)), tuple(a["strides"]))
+        return Window(tuple(geometry.effective_kernel(a["kernel"][i], a["dilation"][i]) for i in range(2)),
+                      tuple(a["strides"]))
 
     def warnings(self, a, shapes):
         return _conv_like_warning(a, shapes, a["kernel"], a["strides"], a["dilation"])
@@ -353,32 +332,13 @@ class GlobalPoolKind(Kind):
 
 
 class LRNKind(Kind):
-    def validate(self, a):
-        conv = a["convention"]
-        allowed = {"paper": {"k", "n", "alpha", "beta"}, "caffe": {"size", "alpha", "beta", "k"},
-                   "pytorch": {"size", "alpha", "beta", "k"}, "tensorflow": {"depth_radius", "bias", "alpha", "beta"}}[conv]
-        given = {k for k in ("k", "n", "size", "depth_radius", "bias") if a.get(k) is not None}
-        wrong = given - allowed
-        if wrong:
-            raise FieldError(f"convention {conv} takes {', '.join(sorted(allowed))}; "
-                             f"{', '.join(sorted(wrong))} belong(s) to another convention")
-
     def normalize(self, a):
-        """Convert any convention's constants to the paper's (k, n, alpha, beta).
-
-        caffe/pytorch: n = size, alpha_paper = alpha / size, k defaults to 1;
-        tensorflow: n = 2 * depth_radius + 1, k = bias (default 1), alpha unchanged.
-        """
-        conv = a["convention"]
-        if conv == "paper":
-            k, n, alpha = a["k"] if a["k"] is not None else 2.0, a["n"] if a["n"] is not None else 5, a["alpha"]
-        elif conv in ("caffe", "pytorch"):
-            n = a["size"] if a["size"] is not None else 5
-            k, alpha = a["k"] if a["k"] is not None else 1.0, a["alpha"] / n
-        else:
-            n = 2 * (a["depth_radius"] if a["depth_radius"] is not None else 5) + 1
-            k, alpha = a["bias"] if a["bias"] is not None else 1.0, a["alpha"]
-        return {"k": float(k), "n": n, "alpha": alpha, "beta": a["beta"]}
+        """The constants of ``a["convention"]`` (missing ones: that framework's defaults) as the paper's."""
+        given = {name: a[name] for name in lrn_conventions.ALL_CONSTANTS}
+        try:
+            return lrn_conventions.to_paper(a["convention"], given)._asdict()
+        except lrn_conventions.ConventionError as e:
+            raise FieldError(str(e)) from None
 
     def output_shape(self, a, shapes):
         _need_rank(shapes, 3, "lrn")
@@ -517,11 +477,13 @@ for _kind in (
     GlobalPoolKind("global_max_pool2d", "Maximum over H and W.", (f_bool("keepdims", False),), "pool",
                    aliases=("gmp",)),
     LRNKind("lrn", "Local response normalization across channels (AlexNet §3.3). Paper constants by default: "
-            "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n.",
+            "b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta, alpha NOT divided by n; "
+            "constants not given take their convention's own defaults.",
             (f_float("k", None, 0.0), Field("n", lambda v: as_int(v, 1), None, "window size (paper)",
                                              {"type": "integer", "minimum": 1}),
-             f_float("alpha", 1e-4, 0.0), f_float("beta", 0.75, 0.0),
-             f_enum("convention", ("paper", "caffe", "pytorch", "tensorflow"), "paper",
+             f_float("alpha", None, 0.0, doc="default: the convention's (paper 1e-4)"),
+             f_float("beta", None, 0.0, doc="default: the convention's (paper 0.75)"),
+             f_enum("convention", lrn_conventions.CONVENTIONS, "paper",
                     "whose constants these are; they are converted to the paper's"),
              Field("size", lambda v: as_int(v, 1), None, "caffe/pytorch local_size", {"type": "integer"}),
              Field("depth_radius", lambda v: as_int(v, 0), None, "tensorflow depth_radius", {"type": "integer"}),

@@ -4,38 +4,30 @@
 (channels-last, cross-correlation, TensorFlow "same"/"valid" padding) and
 has the same weights, but its gradient is not obtained by differentiating
 the framework's convolution. It is attached with `keras.ops.custom_gradient`
-and computed with *forward* convolutions and elementwise/reshape ops only:
+and computed with forward convolutions, matrix products and
+elementwise/reshape ops only:
 
-* ``dL/dW`` is a VALID cross-correlation of the padded input with the
-  upstream gradient used as the kernel (batch and channel axes swapped);
-* ``dL/dX`` is the *full* convolution of the stride-dilated upstream
-  gradient with the 180-degree-rotated kernel whose input/output channels are
-  swapped (the seeds' "backward pass is a convolution" duality), padded
-  asymmetrically by ``(k_eff - 1 - lo, k_eff - 1 - hi + a)`` with
-  ``a = (Hp - k_eff) mod s`` and cropped to the input size.
+* ``dL/dX`` is the *full* convolution of the upstream gradient with the
+  180-degree-rotated kernel whose input/output channels are swapped (the
+  seeds' "backward pass is a convolution" duality). At stride 1 that is one
+  convolution, padded by ``(k_eff - 1 - lo, k_eff - 1 - hi + a)`` with
+  ``a = (Hp - k_eff) mod s`` and cropped to the input size; for strides > 1
+  it is split into the kernel's stride phases, each a stride-1 forward
+  convolution, interleaved (no multiplications by the zeros that
+  stride-dilating ``dy`` would insert).
+* ``dL/dW`` is the VALID cross-correlation of the padded input with the
+  upstream gradient, computed as matrix products on flattened stride phases
+  of the input, over blocks of rows sized for the CPU's caches
+  (`_backward_kernel_gemm`): the fastest of the ways measured with
+  bench/bench_layers.py (large-kernel forward convolutions are slow on CPU).
 
-These are the stride-1 paths and the reference ("dilate" / "conv") methods.
-For strides > 1 the default ``dL/dX`` uses a stride-phase decomposition of
-the same sum (each phase is a stride-1 forward convolution; no
-multiplications by the zeros that stride-dilating ``dy`` inserts), and the
-default ``dL/dW`` computes the cross-correlation as matrix products on
-flattened stride phases, over blocks of rows sized for the CPU's caches
-(`_backward_kernel_gemm`): large-kernel forward convolutions are slow on CPU.
-bench/bench_layers.py measures them.
+When H/W are unknown at trace time, both gradients use the textbook recipes
+with paddings computed as tensors (`_backward_dynamic`).
 
 The pure functions `conv2d_forward`, `conv2d_backward_input` and
 `conv2d_backward_kernel` are public so that they can be tested on their own.
-
-Shape arithmetic (Keras/TensorFlow rules, Dumoulin & Visin 2016):
-
-* ``k_eff = (k - 1) * d + 1``
-* valid: ``out = floor((in - k_eff) / s) + 1``, no padding;
-* same: ``out = ceil(in / s)``, ``total = max((out - 1) * s + k_eff - in, 0)``,
-  ``lo = total // 2``, ``hi = total - lo`` (extra row/column bottom/right).
-
-When ``(Hp - k_eff)`` is not a multiple of ``s`` the last ``a`` rows of the
-padded input are never seen by the kernel; their gradient is zero, which is
-what the ``+ a`` in the right padding of ``dL/dX`` accounts for.
+The per-axis shape arithmetic (paddings, output lengths, the rows ``a`` the
+kernel never sees, whose gradient is zero) is `archspec.geometry`'s.
 """
 
 from __future__ import annotations
@@ -44,32 +36,19 @@ import keras
 import numpy as np
 from keras import ops
 
+from archspec import geometry
+from builders.layers.custom_gradient import custom_gradient
+
 __all__ = [
     "ExplicitConv2D",
     "conv2d_forward",
     "conv2d_backward_input",
     "conv2d_backward_kernel",
-    "conv_output_length",
-    "conv_padding",
 ]
 
 
-def _no_autograph(fn):
-    """Keep TensorFlow's AutoGraph away from a custom-gradient function.
-
-    Called directly inside a user's `tf.function`, AutoGraph would convert
-    the undecorated body of a `tf.custom_gradient` function and return its
-    ``(output, grad_fn)`` pair as if it were the output.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.autograph.experimental.do_not_convert(fn)
-    return fn
-
-
 # --------------------------------------------------------------------------
-# Shape arithmetic
+# Arguments
 # --------------------------------------------------------------------------
 
 
@@ -109,24 +88,13 @@ def _check_stride_dilation(strides, dilation):
         )
 
 
-def conv_padding(in_size, kernel_size, stride, dilation, padding):
-    """Return ``(lo, hi, out)`` for one spatial axis (TensorFlow rules)."""
+def _conv_args(strides, padding, dilation):
+    """Normalised ``(strides, padding, dilation)`` of a convolution, checked."""
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation_rate")
     padding = _check_padding(padding)
-    k_eff = (kernel_size - 1) * dilation + 1
-    if padding == "valid":
-        out = (in_size - k_eff) // stride + 1
-        return 0, 0, out
-    out = -(-in_size // stride)  # ceil
-    total = max((out - 1) * stride + k_eff - in_size, 0)
-    lo = total // 2
-    return lo, total - lo, out
-
-
-def conv_output_length(in_size, kernel_size, stride, dilation, padding):
-    """Output length along one spatial axis (``None`` stays ``None``)."""
-    if in_size is None:
-        return None
-    return conv_padding(in_size, kernel_size, stride, dilation, padding)[2]
+    _check_stride_dilation(strides, dilation)
+    return strides, padding, dilation
 
 
 def _spatial_size(tensor, what):
@@ -142,6 +110,15 @@ def _spatial_size(tensor, what):
     return int(h), int(w)
 
 
+
+def _axes(in_hw, kernel_hw, strides, dilation, padding):
+    """`archspec.geometry.conv_axis` for H and W."""
+    return [
+        geometry.conv_axis(size, k, s, d, padding)
+        for size, k, s, d in zip(in_hw, kernel_hw, strides, dilation)
+    ]
+
+
 # --------------------------------------------------------------------------
 # Pure functions
 # --------------------------------------------------------------------------
@@ -149,10 +126,7 @@ def _spatial_size(tensor, what):
 
 def conv2d_forward(x, w, strides=1, padding="valid", dilation=1):
     """Cross-correlation ``y = x (*) w`` (NHWC input, HWIO kernel)."""
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
     return ops.conv(
         x,
         w,
@@ -247,20 +221,18 @@ def conv2d_backward_input(
     Returns:
         ``dL/dX`` with shape ``(N, H, W, C)``.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
     hw = tuple(input_shape)
     hw = hw[1:3] if len(hw) == 4 else hw
     in_h, in_w = int(hw[0]), int(hw[1])
     kh, kw = int(w.shape[0]), int(w.shape[1])
-    geo = []
-    for size, k, s, d in zip((in_h, in_w), (kh, kw), strides, dilation):
-        lo, hi, out = conv_padding(size, k, s, d, padding)
-        k_eff = (k - 1) * d + 1
-        a = (size + lo + hi - k_eff) % s
-        geo.append((size, k, s, d, lo, hi, out, k_eff, a))
+    geo = [
+        (size, k, s, d, ax.lo, ax.hi, ax.out, ax.k_eff, ax.unseen)
+        for size, k, s, d, ax in zip(
+            (in_h, in_w), (kh, kw), strides, dilation,
+            _axes((in_h, in_w), (kh, kw), strides, dilation, padding),
+        )
+    ]
     if method == "auto":
         method = "dilate" if max(strides) == 1 else "phase"
     if method == "dilate":
@@ -347,160 +319,31 @@ def conv2d_backward_kernel(
     strides=1,
     padding="valid",
     dilation=1,
-    method="auto",
 ):
     """Gradient of ``conv2d_forward`` with respect to its kernel.
 
     ``dW[i, j, c, o] = sum_{n, p, q} xp[n, p*s + i*d, q*s + j*d, c] *
     dy[n, p, q, o]``: a VALID cross-correlation of the padded input ``xp``
-    with ``dy`` as the kernel.
+    with ``dy`` as the kernel, computed as matrix products on flattened
+    stride phases of ``xp`` in which every tap is a contiguous, shifted range
+    of rows (see `_backward_kernel_gemm`).
 
     Args:
         x: the layer input, ``(N, H, W, C)``.
         dy: upstream gradient, ``(N, out_h, out_w, O)``.
         kernel_shape: ``(kh, kw, C, O)`` (only ``kh, kw`` are used).
         strides, padding, dilation: as for `conv2d_forward`.
-        method: ``"conv"``: rearrange ``xp`` to ``(C, Hp, Wp, N)`` (batch
-            as channels) and ``dy`` to ``(oh, ow, N, O)``, convolve with
-            window stride ``d`` and kernel dilation ``s``, crop to
-            ``kh x kw`` and transpose back. ``"patches"``: for every kernel
-            tap ``(i, j)`` take the strided slice of ``xp`` that it sees and
-            contract it with ``dy`` over ``(N, oh, ow)`` (a
-            ``(C, N*oh*ow) x (N*oh*ow, O)`` matrix product; slow, kept
-            as a reference). ``"gemm"``: the same matrix products, but on
-            flattened stride phases of ``xp`` in which every tap is a
-            contiguous, shifted range of rows, the taps of a phase side by
-            side in one product per cache-sized block of rows (see
-            `_backward_kernel_gemm`): no strided slices, no large-kernel
-            convolution. ``"phase"`` (dilation 1): split ``x`` into
-            its ``s*s`` stride phases and, per phase, correlate ``dy``
-            (batch and channels swapped) with the phase used as the kernel:
-            stride-1, dilation-1 convolutions that compute exactly the taps
-            of that phase, no ``s``-dilated kernel and no padded copy of
-            ``x``. ``"auto"``: ``"gemm"`` (fastest on CPU, see
-            bench/bench_layers.py).
 
     Returns:
         ``dL/dW`` with shape ``(kh, kw, C, O)``.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
-    in_h, in_w = _spatial_size(x, "x")
-    kh, kw = int(kernel_shape[0]), int(kernel_shape[1])
-    (sh, sw), (dh, dw) = strides, dilation
-    lo_h, hi_h, oh = conv_padding(in_h, kh, sh, dh, padding)
-    lo_w, hi_w, ow = conv_padding(in_w, kw, sw, dw, padding)
-    if method == "auto":
-        method = "gemm"
-    if method == "gemm":
-        return _backward_kernel_gemm(
-            x, dy, (kh, kw), (sh, sw), (dh, dw), (lo_h, lo_w), (oh, ow)
-        )
-    if method == "phase" and max(dilation) == 1:
-        return _backward_kernel_phase(
-            x, dy, (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow)
-        )
-    if method in ("conv", "phase"):
-        xp = _fit_hw(x, (lo_h, hi_h), (lo_w, hi_w))
-        xt = ops.transpose(xp, (3, 1, 2, 0))  # (C, Hp, Wp, N)
-        dyt = ops.transpose(dy, (1, 2, 0, 3))  # (oh, ow, N, O)
-        g = ops.conv(
-            xt,
-            dyt,
-            strides=(dh, dw),
-            padding="valid",
-            data_format="channels_last",
-            dilation_rate=(sh, sw),
-        )  # (C, >=kh, >=kw, O)
-        g = g[:, :kh, :kw, :]
-        return ops.transpose(g, (1, 2, 0, 3))
-    if method == "patches":
-        xp = _fit_hw(x, (lo_h, hi_h), (lo_w, hi_w))
-        span_h, span_w = (oh - 1) * sh + 1, (ow - 1) * sw + 1
-        rows = []
-        for i in range(kh):
-            cols = []
-            for j in range(kw):
-                patch = xp[
-                    :,
-                    i * dh : i * dh + span_h : sh,
-                    j * dw : j * dw + span_w : sw,
-                    :,
-                ]
-                cols.append(
-                    ops.tensordot(patch, dy, axes=([0, 1, 2], [0, 1, 2]))
-                )
-            rows.append(ops.stack(cols, axis=0))
-        return ops.stack(rows, axis=0)
-    raise ValueError(
-        f"Unknown method {method!r}; use 'conv', 'phase' or 'patches'."
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
+    ksize = int(kernel_shape[0]), int(kernel_shape[1])
+    axes = _axes(_spatial_size(x, "x"), ksize, strides, dilation, padding)
+    return _backward_kernel_gemm(
+        x, dy, ksize, strides, dilation,
+        tuple(ax.lo for ax in axes), tuple(ax.out for ax in axes),
     )
-
-
-def _backward_kernel_phase(x, dy, ksize, strides, lows, outs):
-    """dW with dilation 1, one stride-1 convolution per stride phase.
-
-    Tap ``i = m*s + r`` sees padded rows ``(p + m)*s + r``, i.e. row ``p + m``
-    of the stride phase ``r`` of ``xp`` (``xp[r::s]``). For each phase
-    ``(r_h, r_w)`` the phase of ``xp`` is used as the *kernel*
-    ``(rows, cols, N, C)`` and ``dy`` as the input ``(O, oh, ow, N)``, padded
-    by ``k_r - 1`` on each side; a stride-1 VALID correlation then gives
-    ``out[o, t, :, c] = sum_{n,p} dy[n, p, o] xp[n, (p + m)*s + r, c]`` with
-    ``m = k_r - 1 - t``, i.e. all the taps of that phase and no others. Only
-    ``x``'s outer axes move (its channels stay innermost), which is cheaper
-    than the ``(C, H, W, N)`` transpose of the "conv" method.
-    """
-    (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow) = ksize, strides, lows, outs
-    in_h, in_w = int(x.shape[1]), int(x.shape[2])
-    c = int(x.shape[3])
-    # x itself (not the padded xp) is split into phases: padding rows are
-    # zero and contribute nothing, so they are left out of the kernels
-    # instead of being materialised (a pad copies all of x). x is padded
-    # only when H or W is not a multiple of the stride.
-    hx, wx = -(-in_h // sh), -(-in_w // sw)
-    xq = _fit_hw(x, (0, hx * sh - in_h), (0, wx * sw - in_w))
-    xq = ops.reshape(xq, (-1, hx, sh, wx, sw, c))
-    xq = ops.transpose(xq, (2, 4, 1, 3, 0, 5))  # (sh, sw, hx, wx, N, C)
-    dyt = ops.transpose(dy, (3, 1, 2, 0))  # (O, oh, ow, N)
-
-    def axis_plan(r, k, s, lo, out, nx):
-        # Phase r of xp: xp[q*s + r] = x[q*s + r - lo] = X[rho, q + delta].
-        kr = len(range(r, k, s))
-        rho, delta = (r - lo) % s, (r - lo - (r - lo) % s) // s
-        qa = max(0, -delta)  # needed q: [0, out + kr - 1), real: q + delta
-        qb = min(out + kr - 1, nx - delta)  # in [0, nx)
-        return kr, rho, qa + delta, qb + delta, kr - 1 - qa, qb - out
-
-    taps = {}
-    for rh in range(min(sh, kh)):
-        kr_h, rho_h, a0h, a1h, plh, prh = axis_plan(rh, kh, sh, lo_h, oh, hx)
-        for rw in range(min(sw, kw)):
-            kr_w, rho_w, a0w, a1w, plw, prw = axis_plan(
-                rw, kw, sw, lo_w, ow, wx
-            )
-            if a1h <= a0h or a1w <= a0w:  # phase lies in the padding only
-                zero = ops.zeros((c, int(dy.shape[3])), dtype=dy.dtype)
-                for a in range(kr_h):
-                    for b in range(kr_w):
-                        taps[rh + a * sh, rw + b * sw] = zero
-                continue
-            kernel = xq[rho_h, rho_w, a0h:a1h, a0w:a1w]  # (., ., N, C)
-            t = _fit_hw(dyt, (plh, prh), (plw, prw))
-            g = ops.conv(
-                t, kernel, strides=1, padding="valid",
-                data_format="channels_last",
-            )  # (O, kr_h, kr_w, C); output row t holds tap m = kr_h - 1 - t
-            for a in range(kr_h):
-                for b in range(kr_w):
-                    i = rh + (kr_h - 1 - a) * sh
-                    j = rw + (kr_w - 1 - b) * sw
-                    taps[i, j] = ops.transpose(g[:, a, b, :])
-    return ops.stack(
-        [ops.stack([taps[i, j] for j in range(kw)], axis=0) for i in range(kh)],
-        axis=0,
-    )  # (kh, kw, C, O)
 
 
 #: Bytes of the tap-stacked ``dy`` block that one matrix product of
@@ -564,58 +407,45 @@ def _backward_kernel_gemm(x, dy, ksize, strides, dilation, lows, outs):
     for i, (rh, mh) in enumerate(taps_h):
         for j, (rw, mw) in enumerate(taps_w):
             by_phase.setdefault((rh, rw), []).append(((i, j), mh * gw + mw))
-    itemsize = np.dtype(keras.backend.standardize_dtype(dy.dtype)).itemsize
     taps = {}
     for (rh, rw), members in by_phase.items():
         if (rh, rw) not in phases:
             phases[rh, rw] = ops.reshape(xq[rh, rw], (-1, c))
-        phase = phases[rh, rw]
-        if x.shape[0] is None:
-            for tap, off in members:
-                shifted = dyf[grid - off : -off] if off else dyf[grid:]
-                taps[tap] = ops.matmul(ops.transpose(phase), shifted)
-            continue
-        rows = int(x.shape[0]) * grid
-        block = max(
-            256,
-            GEMM_BLOCK_BYTES // (len(members) * o * itemsize),
-            -(-rows // GEMM_MAX_BLOCKS),
-        )
-        parts = []
-        for u0 in range(0, rows, block):
-            b = min(block, rows - u0)
-            shifted = [dyf[grid + u0 - off : grid + u0 - off + b] for _, off in members]
-            d = shifted[0] if len(shifted) == 1 else ops.concatenate(shifted, axis=1)
-            parts.append(ops.matmul(ops.transpose(phase[u0 : u0 + b]), d))
-        g = parts[0] if len(parts) == 1 else ops.sum(ops.stack(parts), axis=0)
-        for k, (tap, _) in enumerate(members):
-            taps[tap] = g[:, k * o : (k + 1) * o]  # (C, O)
+        products = _tap_products(phases[rh, rw], dyf, [off for _, off in members], grid, x.shape[0])
+        taps.update(zip([tap for tap, _ in members], products))
     return ops.stack(
         [ops.stack([taps[i, j] for j in range(kw)], axis=0) for i in range(kh)],
         axis=0,
     )  # (kh, kw, C, O)
 
 
-#: Methods used by ExplicitConv2D's backward pass (see
-#: `conv2d_backward_input` / `conv2d_backward_kernel`); module-level so that
-#: the benchmark can compare them. "auto" picks the fastest measured on CPU.
-BACKWARD_INPUT_METHOD = "auto"
-BACKWARD_KERNEL_METHOD = "auto"
+def _tap_products(phase, dyf, offsets, grid, batch):
+    """``phase^T dyf[u - off]`` (``(C, O)``) for each tap's offset, over cache-sized blocks of rows.
 
-
-def _geometry_dynamic(size, k, s, d, padding):
-    """``(lo, hi, out, k_eff, a)`` for a spatial size that is a tensor."""
-    k_eff = (k - 1) * d + 1
-    if padding == "valid":
-        lo = hi = 0
-        out = (size - k_eff) // s + 1
-    else:
-        out = (size + s - 1) // s
-        total = ops.maximum((out - 1) * s + k_eff - size, 0)
-        lo = total // 2
-        hi = total - lo
-    a = (size + lo + hi - k_eff) % s
-    return lo, hi, out, k_eff, a
+    ``phase`` is ``(batch*grid, C)``, ``dyf`` the flattened ``dy`` behind one
+    leading image of zeros, ``(grid + batch*grid, O)``.
+    """
+    o = int(dyf.shape[1])
+    if batch is None:
+        return [
+            ops.matmul(ops.transpose(phase), dyf[grid - off : -off] if off else dyf[grid:])
+            for off in offsets
+        ]
+    rows = int(batch) * grid
+    itemsize = np.dtype(keras.backend.standardize_dtype(dyf.dtype)).itemsize
+    block = max(
+        256,
+        GEMM_BLOCK_BYTES // (len(offsets) * o * itemsize),
+        -(-rows // GEMM_MAX_BLOCKS),
+    )
+    parts = []
+    for u0 in range(0, rows, block):
+        b = min(block, rows - u0)
+        shifted = [dyf[grid + u0 - off : grid + u0 - off + b] for off in offsets]
+        d = shifted[0] if len(shifted) == 1 else ops.concatenate(shifted, axis=1)
+        parts.append(ops.matmul(ops.transpose(phase[u0 : u0 + b]), d))
+    g = parts[0] if len(parts) == 1 else ops.sum(ops.stack(parts), axis=0)
+    return [g[:, k * o : (k + 1) * o] for k in range(len(offsets))]
 
 
 def _backward_dynamic(x, w, dy, strides, padding, dilation):
@@ -623,15 +453,15 @@ def _backward_dynamic(x, w, dy, strides, padding, dilation):
     traced with ``None`` spatial dimensions, e.g. by Keras' ``fit`` after a
     retrace with another image size).
 
-    Same textbook recipes as the static "dilate" / "conv" methods, with the
-    paddings and crops computed as tensors.
+    The textbook recipes, with the paddings and crops computed as tensors:
+    dL/dX the full convolution of the stride-dilated ``dy`` with the rotated
+    kernel; dL/dW a forward convolution with ``dy`` as the kernel.
     """
     (sh, sw), (dh, dw) = strides, dilation
     kh, kw, c, o = (int(v) for v in w.shape)
     xs, ys = ops.shape(x), ops.shape(dy)
     in_h, in_w, oh, ow = xs[1], xs[2], ys[1], ys[2]
-    lo_h, hi_h, _, keh, ah = _geometry_dynamic(in_h, kh, sh, dh, padding)
-    lo_w, hi_w, _, kew, aw = _geometry_dynamic(in_w, kw, sw, dw, padding)
+    ax_h, ax_w = _axes((in_h, in_w), (kh, kw), strides, dilation, padding)
     # dL/dX: stride-dilate dy, pad (k_eff-1-lo, k_eff-1-hi+a), full
     # convolution with the rotated kernel, crop to (H, W).
     t = dy
@@ -642,12 +472,9 @@ def _backward_dynamic(x, w, dy, strides, padding, dilation):
         t = t[:, : (oh - 1) * sh + 1, : (ow - 1) * sw + 1, :]
     t = ops.pad(
         t,
-        [
-            (0, 0),
-            (keh - 1 - lo_h, keh - 1 - hi_h + ah),
-            (kew - 1 - lo_w, kew - 1 - hi_w + aw),
-            (0, 0),
-        ],
+        [(0, 0)]
+        + [(ax.k_eff - 1 - ax.lo, ax.k_eff - 1 - ax.hi + ax.unseen) for ax in (ax_h, ax_w)]
+        + [(0, 0)],
     )
     dx = ops.conv(
         t, _rot180_swap(w), strides=1, padding="valid",
@@ -655,7 +482,7 @@ def _backward_dynamic(x, w, dy, strides, padding, dilation):
     )[:, :in_h, :in_w, :]
     # dL/dW: VALID correlation of the padded input (C, Hp, Wp, N) with dy
     # (oh, ow, N, O), window stride d, kernel dilation s, cropped to k x k.
-    xp = ops.pad(x, [(0, 0), (lo_h, hi_h), (lo_w, hi_w), (0, 0)])
+    xp = ops.pad(x, [(0, 0), (ax_h.lo, ax_h.hi), (ax_w.lo, ax_w.hi), (0, 0)])
     g = ops.conv(
         ops.transpose(xp, (3, 1, 2, 0)),
         ops.transpose(dy, (1, 2, 0, 3)),
@@ -677,35 +504,28 @@ def _make_conv_with_explicit_grad(strides, padding, dilation):
     The backward functions are looked up at call time through the module
     globals, which lets tests count or replace them.
     """
-    strides = _pair(strides, "strides")
-    dilation = _pair(dilation, "dilation_rate")
-    padding = _check_padding(padding)
-    _check_stride_dilation(strides, dilation)
+    strides, padding, dilation = _conv_args(strides, padding, dilation)
 
-    @ops.custom_gradient
+    @custom_gradient
     def conv(x, w):
         y = conv2d_forward(x, w, strides, padding, dilation)
 
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
+        def backward(upstream):
             if not (_has_static_hw(x) and _has_static_hw(upstream)):
                 return _backward_dynamic(
                     x, w, upstream, strides, padding, dilation
                 )
             dx = conv2d_backward_input(
-                upstream, w, tuple(x.shape), strides, padding, dilation,
-                method=BACKWARD_INPUT_METHOD,
+                upstream, w, tuple(x.shape), strides, padding, dilation
             )
             dw = conv2d_backward_kernel(
-                x, upstream, tuple(w.shape), strides, padding, dilation,
-                method=BACKWARD_KERNEL_METHOD,
+                x, upstream, tuple(w.shape), strides, padding, dilation
             )
             return dx, dw
 
-        return y, grad
+        return y, backward
 
-    return _no_autograph(conv)
+    return conv
 
 
 # --------------------------------------------------------------------------
@@ -745,13 +565,11 @@ class ExplicitConv2D(keras.layers.Layer):
     time the backward pass computes its paddings as tensors and uses the
     textbook recipes (slower for strides > 1).
 
-    Backward methods (module-level ``BACKWARD_INPUT_METHOD`` /
-    ``BACKWARD_KERNEL_METHOD``, default ``"auto"``): dX is the textbook full
-    convolution of ``dy`` with the rotated kernel at stride 1, and its
-    stride-phase decomposition for strides > 1 (the same sum without
-    multiplying the zeros that stride-dilating ``dy`` inserts); dW is the
-    cross-correlation of the input with ``dy`` computed as blocked matrix
-    products over the kernel taps (``"gemm"``).
+    Backward pass: dX is the full convolution of ``dy`` with the rotated
+    kernel at stride 1 and its stride-phase decomposition for strides > 1
+    (the same sum without multiplying the zeros that stride-dilating ``dy``
+    inserts); dW is the cross-correlation of the input with ``dy`` computed
+    as blocked matrix products over the kernel taps.
 
     Example:
 
@@ -848,24 +666,15 @@ class ExplicitConv2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w = input_shape[0], input_shape[1], input_shape[2]
-        return (
-            n,
-            conv_output_length(
-                h,
-                self.kernel_size[0],
-                self.strides[0],
-                self.dilation_rate[0],
-                self.padding,
-            ),
-            conv_output_length(
-                w,
-                self.kernel_size[1],
-                self.strides[1],
-                self.dilation_rate[1],
-                self.padding,
-            ),
-            self.filters,
-        )
+        lengths = [
+            None if size is None else geometry.output_length(
+                size, geometry.effective_kernel(k, d), s, self.padding
+            )
+            for size, k, s, d in zip(
+                (h, w), self.kernel_size, self.strides, self.dilation_rate
+            )
+        ]
+        return (n, *lengths, self.filters)
 
     def get_config(self):
         config = super().get_config()
@@ -879,24 +688,14 @@ class ExplicitConv2D(keras.layers.Layer):
                 "data_format": "channels_last",
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
-                ),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(
-                    self.bias_constraint
-                ),
             }
         )
+        for what, module in (
+            ("initializer", keras.initializers),
+            ("regularizer", keras.regularizers),
+            ("constraint", keras.constraints),
+        ):
+            for weight in ("kernel", "bias"):
+                name = f"{weight}_{what}"
+                config[name] = module.serialize(getattr(self, name))
         return config

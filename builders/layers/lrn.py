@@ -13,95 +13,15 @@ import numpy as np
 import keras
 from keras import ops
 
+from archspec import lrn_conventions
+from archspec.lrn_conventions import CONVENTIONS
+from builders.layers.custom_gradient import custom_gradient
+
 __all__ = [
     "LocalResponseNormalization",
     "CONVENTIONS",
     "local_response_normalization",
 ]
-
-#: Accepted values of ``convention``.
-CONVENTIONS = ("paper", "caffe", "pytorch", "tensorflow")
-
-# Defaults of each framework, used for arguments that are not given.
-# paper: AlexNet §3.3.  PyTorch: nn.LocalResponseNorm(size, alpha=1e-4,
-# beta=0.75, k=1.0) (size has no default).  Caffe: LRNParameter local_size=5,
-# alpha=1, beta=0.75, k=1.  TensorFlow: tf.nn.local_response_normalization
-# (depth_radius=5, bias=1, alpha=1, beta=0.5).
-_DEFAULTS = {
-    "paper": {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75},
-    "caffe": {"k": 1.0, "size": 5, "alpha": 1.0, "beta": 0.75},
-    "pytorch": {"k": 1.0, "size": None, "alpha": 1e-4, "beta": 0.75},
-    "tensorflow": {"bias": 1.0, "depth_radius": 5, "alpha": 1.0, "beta": 0.5},
-}
-_NAMES = {
-    "paper": ("k", "n", "alpha", "beta"),
-    "caffe": ("k", "size", "alpha", "beta"),
-    "pytorch": ("k", "size", "alpha", "beta"),
-    "tensorflow": ("bias", "depth_radius", "alpha", "beta"),
-}
-
-
-def _to_paper(convention, given):
-    """Convert one convention's constants to the paper's ``(k, n, α, β)``."""
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"`convention` must be one of {CONVENTIONS}; "
-            f"received {convention!r}."
-        )
-    allowed = _NAMES[convention]
-    wrong = sorted(
-        name for name, v in given.items() if v is not None and name not in allowed
-    )
-    if wrong:
-        raise ValueError(
-            f"With convention={convention!r} the constants are "
-            f"{', '.join(allowed)}; got unexpected {', '.join(wrong)}."
-        )
-    v = dict(_DEFAULTS[convention])
-    v.update({name: given[name] for name in allowed if given[name] is not None})
-    if convention == "paper":
-        k, n, alpha, beta = v["k"], v["n"], v["alpha"], v["beta"]
-    elif convention in ("caffe", "pytorch"):
-        size = v["size"]
-        if size is None:
-            raise ValueError(f"convention={convention!r} needs `size`.")
-        if int(size) != size or size < 1:
-            raise ValueError(f"`size` must be a positive int; got {size!r}.")
-        size = int(size)
-        if size % 2 == 0:
-            # Caffe rejects even local_size; PyTorch's even window is
-            # asymmetric (c - size//2 .. c + size//2 - 1), which the paper's
-            # symmetric window cannot express.
-            raise ValueError(
-                f"convention={convention!r} with an even size ({size}) has no "
-                "equivalent in the paper's symmetric window; use an odd size."
-            )
-        # Caffe/PyTorch divide alpha by the window size.
-        k, n, alpha, beta = v["k"], size, v["alpha"] / size, v["beta"]
-    else:  # tensorflow
-        r = v["depth_radius"]
-        if int(r) != r or r < 0:
-            raise ValueError(
-                f"`depth_radius` must be a non-negative int; got {r!r}."
-            )
-        k, n, alpha, beta = v["bias"], 2 * int(r) + 1, v["alpha"], v["beta"]
-    if int(n) != n or n < 1:
-        raise ValueError(f"`n` must be a positive int; got {n!r}.")
-    return float(k), int(n), float(alpha), float(beta)
-
-def _no_autograph(fn):
-    """Keep TensorFlow's AutoGraph away from a custom-gradient function.
-
-    Called directly inside a user's `tf.function`, AutoGraph would convert
-    the undecorated body of a `tf.custom_gradient` function and return its
-    ``(output, grad_fn)`` pair as if it were the output.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.autograph.experimental.do_not_convert(fn)
-    return fn
-
 
 # Largest channel count for which the window sum is done as a matrix product
 # with a 0/1 band matrix (cost O(C) per element instead of O(n) passes).
@@ -189,7 +109,7 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
     k, alpha, beta = float(k), float(alpha), float(beta)
     shape = ops.shape(x)
 
-    @ops.custom_gradient
+    @custom_gradient
     def _lrn(x):
         x2 = ops.reshape(x, (-1, channels))
         sums = _window_sum(ops.square(x2), radius, method)
@@ -197,9 +117,7 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
         p = ops.power(den, -beta)
         y2 = ops.multiply(x2, p)
 
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
+        def backward(upstream):
             g2 = ops.reshape(upstream, (-1, channels))
             v = _window_sum(ops.divide(ops.multiply(g2, y2), den), radius, method)
             dx = ops.subtract(
@@ -208,9 +126,9 @@ def local_response_normalization(x, k=2.0, n=5, alpha=1e-4, beta=0.75,
             )
             return ops.reshape(dx, shape)
 
-        return ops.reshape(y2, shape), grad
+        return ops.reshape(y2, shape), backward
 
-    return _no_autograph(_lrn)(x)
+    return _lrn(x)
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -234,27 +152,14 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     ``α`` is **not** divided by ``n`` (paper convention). Constants written in
     other frameworks' conventions are converted once, at construction, by
-    passing ``convention``; the layer stores (and serializes) the paper's
-    constants only.
-
-    Conversion table (paper ``k, n, α, β``):
-
-    ============  =====================================  ===================
-    convention    arguments (defaults)                   paper constants
-    ============  =====================================  ===================
-    "paper"       k=2, n=5, alpha=1e-4, beta=0.75        as given
-    "caffe"       size=5, alpha=1, beta=0.75, k=1        n=size,
-                                                         α=alpha/size, k=k
-    "pytorch"     size (required), alpha=1e-4,           n=size,
-                  beta=0.75, k=1                         α=alpha/size, k=k
-    "tensorflow"  depth_radius=5, bias=1, alpha=1,       n=2·depth_radius+1,
-                  beta=0.5                               k=bias, α=alpha
-    ============  =====================================  ===================
-
-    and back: ``tf.nn.local_response_normalization(x, depth_radius=n//2,
-    bias=k, alpha=α, beta=β)``; Caffe/PyTorch ``size=n, alpha=α·n, k=k``
-    (odd ``n``). BVLC's AlexNet prototxt (``local_size 5, alpha 1e-4``, k 1)
-    is ``convention="caffe"``, i.e. paper ``α = 2e-5, k = 1``.
+    passing ``convention``; constants not given take that framework's own
+    defaults (the table is in `archspec.lrn_conventions`, which a spec's
+    ``lrn`` node uses too). The layer stores (and serializes) the paper's
+    constants only. Back from the paper's:
+    ``tf.nn.local_response_normalization(x, depth_radius=n//2, bias=k,
+    alpha=α, beta=β)``; Caffe/PyTorch ``size=n, alpha=α·n, k=k`` (odd ``n``).
+    BVLC's AlexNet prototxt (``local_size 5, alpha 1e-4``, k 1) is
+    ``convention="caffe"``, i.e. paper ``α = 2e-5, k = 1``.
 
     Like any Keras layer it first casts its inputs to its dtype policy's
     compute dtype. Float16/bfloat16 inputs (a ``"mixed_float16"`` /
@@ -317,7 +222,9 @@ class LocalResponseNormalization(keras.layers.Layer):
             "depth_radius": depth_radius,
             "bias": bias,
         }
-        self.k, self.n, self.alpha, self.beta = _to_paper(convention, given)
+        self.k, self.n, self.alpha, self.beta = lrn_conventions.to_paper(
+            convention, given
+        )
         #: Window-sum implementation ("auto", "slices", "matmul"); not part
         #: of the config (it does not change the result beyond rounding).
         self.method = "auto"
