@@ -1,7 +1,8 @@
 """Every use of Keras Tuner's private API, each behind a small named function.
 
-Written and tested against keras-tuner 1.4.8 (the ``keras_tuner.src`` layout of the 1.4 series); importing
-this module stops with :class:`builders.compat.UntestedVersion` on any other minor version.
+Written against keras-tuner >= 1.4.6, < 1.5: run and tested with 1.4.8; every member used here reads the same
+in the 1.4.6 and 1.4.7 sources (1.4.6 is the first with ``Oracle.tuner_ids`` and ``oracle_client.TIMEOUT``).
+Importing this module stops with :class:`builders.compat.UntestedVersion` outside that range.
 ``tests/test_compat_keras_tuner.py`` calls each function here against the installed Keras Tuner.
 
 What archspec needs that Keras Tuner has no public API for:
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from builders.compat import require_tested
 
-TESTED_LOW, TESTED_BELOW = "1.4.8", "1.5"
+TESTED_LOW, TESTED_BELOW = "1.4.6", "1.5"
 KERAS_TUNER_VERSION = require_tested("keras-tuner", TESTED_LOW, TESTED_BELOW, "archspec search")
 
 from keras_tuner.src.engine import conditions as _conditions  # noqa: E402
