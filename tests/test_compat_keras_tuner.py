@@ -3,6 +3,8 @@
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -44,6 +46,19 @@ def test_an_untested_version_stops_with_a_clear_message(monkeypatch):
         require_tested("keras-tuner", "0.1", "0.2", "archspec search")
     monkeypatch.setenv("ARCHSPEC_ALLOW_UNTESTED", "1")
     assert require_tested("keras-tuner", "0.1", "0.2", "archspec search") == kt.__version__
+
+
+def test_importing_the_module_on_an_untested_version_fails():
+    code = ("import importlib.metadata as m\n"
+            "real = m.version\n"
+            "m.version = lambda name: '1.5.0' if name == 'keras-tuner' else real(name)\n"
+            "import builders.compat.keras_tuner_internals\n")
+    env = {k: v for k, v in os.environ.items() if k != "ARCHSPEC_ALLOW_UNTESTED"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode != 0
+    assert "UntestedVersion: keras-tuner 1.5.0 is installed, but archspec search was tested with " \
+           "keras-tuner >= 1.4.6, < 1.5" in r.stderr
 
 
 def test_parent_condition_makes_a_hyperparameter_conditional():
