@@ -130,73 +130,94 @@ def to_dot(graph, analysis, *, detail="blocks", direction="TB", show_shapes=True
     depth = parse_detail(detail)
     if direction not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"direction must be TB or LR, got {direction!r}")
-    infos = analysis.nodes
-    scopes = graph.scopes
-    # one-line labels for a top-level view drawn downwards (a tall column of short nodes)
-    compact = depth == 1 and direction in ("TB", "BT")
+    dot = _DotWriter(graph, analysis, depth, direction, show_shapes, show_params)
+    dot.header(analysis.totals())
+    dot.clusters(dot.cluster_tree(), "", "  ", 0)
+    out_ids = dot.outputs()
+    dot.edges(out_ids, edge_shapes)
+    if legend:
+        _emit_legend(dot.emit, dot.used_categories, dot.used_special, direction)
+        if out_ids:  # below (or after) the main output rather than beside the input: a narrower page
+            dot.emit(f"  {_q(out_ids[0])} -> legend [style=invis, weight=0];")
+    dot.emit("}")
+    return "\n".join(dot.lines) + "\n"
 
-    # display nodes, in graph order: a layer, or a collapsed scope
-    members: dict[str, list] = {}
-    for path in graph.nodes:
-        members.setdefault(_display_id(path, depth), []).append(path)
-    consumers = graph.consumers()
-    out_nodes = {o.node for o in graph.outputs}
 
-    def exit_info(did, paths):
-        """The collapsed scope's output: its last node read from outside (or a graph output)."""
-        inside = set(paths)
-        exits = [p for p in paths if p in out_nodes or any(c not in inside for c in consumers[p])]
-        return infos[(exits or paths)[-1]]
+class _DotWriter:
+    """The lines of one DOT document, and what they have used so far (for the legend)."""
 
-    lines = []
-    emit = lines.append
-    totals = analysis.totals()
-    title = f"<b>{_h(graph.name)}</b>" + (f" · {human(totals['params'])} params · {human(totals['macs'])} MACs"
-                                          if show_params else "")
-    emit(f"digraph {_q(graph.name or 'archspec')} {{")
-    emit(f'  graph [rankdir={direction}, splines=true, nodesep=0.25, ranksep={0.22 if compact else 0.3}, '
-         f'fontname="{FONT}", fontsize=12, label=<{title}<br/> >, labelloc=t, labeljust=c, newrank=true, '
-         f'outputorder=edgesfirst, pad=0.15];')
-    emit(f'  node [shape=box, style="filled,rounded", fontname="{FONT}", fontsize=10, penwidth=0.8, '
-         f'margin="0.08,0.03", height=0.3];')
-    emit(f'  edge [arrowsize=0.6, penwidth=0.8, color="#555555", fontname="{FONT}", fontsize=8, '
-         f'fontcolor="#333333"];')
+    def __init__(self, graph, analysis, depth, direction, show_shapes, show_params):
+        self.graph, self.infos, self.scopes = graph, analysis.nodes, graph.scopes
+        self.depth, self.direction = depth, direction
+        self.show_shapes, self.show_params = show_shapes, show_params
+        # one-line labels for a top-level view drawn downwards (a tall column of short nodes)
+        self.compact = depth == 1 and direction in ("TB", "BT")
+        # display nodes, in graph order: a layer, or a collapsed scope
+        self.members: dict[str, list] = {}
+        for path in graph.nodes:
+            self.members.setdefault(_display_id(path, depth), []).append(path)
+        self.consumers = graph.consumers()
+        self.out_nodes = {o.node for o in graph.outputs}
+        self.lines: list[str] = []
+        self.used_categories: list[str] = []
+        self.used_special: set[str] = set()
+        self.n_clusters = 0
 
-    used_categories = []
-    used_special = set()
+    def emit(self, line: str):
+        self.lines.append(line)
 
-    def node_stmt(did, paths):
-        if did in graph.nodes and paths == [did]:  # a layer
-            node, info = graph.nodes[did], infos[did]
-            cat = lookup(node.kind).category
-            if cat not in CATEGORY_COLOURS:
-                cat = "other"
-            if cat not in used_categories:
-                used_categories.append(cat)
-            head = f"<b>{_h(node.name)}</b>"
-            if info.label != node.name:
-                head += f" {_h(info.label)}"
-            sub = []
-            if show_shapes:
-                sub.append(fmt_shape(info.shape))
-            if show_params and info.params:
-                sub.append(_params_text(info.params))
-            label = head + _sub_label(sub, compact)
-            shape = "ellipse" if node.kind == "input" else "box"
-            tip = f"{did}: {node.kind} · {fmt_shape(info.shape)} · {info.params:,} params · {info.macs:,} MACs"
-            return (f"{_q(did)} [label=<{label}>, fillcolor={_q(CATEGORY_COLOURS[cat])}, shape={shape}, "
-                    f"tooltip={_q(tip)}];")
-        # a collapsed scope
-        block = scopes.get(did, "group")
-        repeat = "×" in block
-        used_special.add("repeat" if repeat else "block")
-        out = exit_info(did, paths)
-        params = sum(infos[p].params for p in paths)
-        macs = sum(infos[p].macs for p in paths)
+    def header(self, totals):
+        name = self.graph.name
+        title = f"<b>{_h(name)}</b>" + (f" · {human(totals['params'])} params · {human(totals['macs'])} MACs"
+                                        if self.show_params else "")
+        self.emit(f"digraph {_q(name or 'archspec')} {{")
+        self.emit(f'  graph [rankdir={self.direction}, splines=true, nodesep=0.25, '
+                  f'ranksep={0.22 if self.compact else 0.3}, '
+                  f'fontname="{FONT}", fontsize=12, label=<{title}<br/> >, labelloc=t, labeljust=c, newrank=true, '
+                  f'outputorder=edgesfirst, pad=0.15];')
+        self.emit(f'  node [shape=box, style="filled,rounded", fontname="{FONT}", fontsize=10, penwidth=0.8, '
+                  f'margin="0.08,0.03", height=0.3];')
+        self.emit(f'  edge [arrowsize=0.6, penwidth=0.8, color="#555555", fontname="{FONT}", fontsize=8, '
+                  f'fontcolor="#333333"];')
+
+    def node_stmt(self, did, paths):
+        if did in self.graph.nodes and paths == [did]:
+            return self.layer_stmt(did)
+        return self.scope_stmt(did, paths)
+
+    def layer_stmt(self, did):
+        node, info = self.graph.nodes[did], self.infos[did]
+        cat = lookup(node.kind).category
+        if cat not in CATEGORY_COLOURS:
+            cat = "other"
+        if cat not in self.used_categories:
+            self.used_categories.append(cat)
+        head = f"<b>{_h(node.name)}</b>"
+        if info.label != node.name:
+            head += f" {_h(info.label)}"
         sub = []
-        if show_shapes:
+        if self.show_shapes:
+            sub.append(fmt_shape(info.shape))
+        if self.show_params and info.params:
+            sub.append(_params_text(info.params))
+        label = head + _sub_label(sub, self.compact)
+        shape = "ellipse" if node.kind == "input" else "box"
+        tip = f"{did}: {node.kind} · {fmt_shape(info.shape)} · {info.params:,} params · {info.macs:,} MACs"
+        return (f"{_q(did)} [label=<{label}>, fillcolor={_q(CATEGORY_COLOURS[cat])}, shape={shape}, "
+                f"tooltip={_q(tip)}];")
+
+    def scope_stmt(self, did, paths):
+        """A collapsed scope: one node with the shape of its exit and the sums of its layers."""
+        block = self.scopes.get(did, "group")
+        repeat = "×" in block
+        self.used_special.add("repeat" if repeat else "block")
+        out = self.exit_info(paths)
+        params = sum(self.infos[p].params for p in paths)
+        macs = sum(self.infos[p].macs for p in paths)
+        sub = []
+        if self.show_shapes:
             sub.append(fmt_shape(out.shape))
-        if show_params:
+        if self.show_params:
             sub.append(_params_text(params))
         label = f"<b>{_h(did.rsplit('/', 1)[-1])}</b> {_h(block)}" + _sub_label(sub, True)
         tip = (f"{did}: {block} · {len(paths)} layers · {fmt_shape(out.shape)} · {params:,} params · "
@@ -205,86 +226,87 @@ def to_dot(graph, analysis, *, detail="blocks", direction="TB", show_shapes=True
         return (f"{_q(did)} [label=<{label}>, fillcolor={_q(BLOCK_COLOUR)}{extra}, "
                 f"tooltip={_q(tip)}];")
 
-    # clusters: expanded scopes that contain display nodes
-    tree: dict[str, list] = {"": []}  # cluster key -> children (display ids and cluster keys), in order
-    for did in members:
-        parts = did.split("/")
-        parent = ""
-        for k in range(1, len(parts)):
-            key = "/".join(parts[:k])
-            if key not in tree:
-                tree[key] = []
-                tree[parent].append(("cluster", key))
-            parent = key
-        tree[parent].append(("node", did))
+    def exit_info(self, paths):
+        """The collapsed scope's output: its last node read from outside (or a graph output)."""
+        inside = set(paths)
+        exits = [p for p in paths if p in self.out_nodes or any(c not in inside for c in self.consumers[p])]
+        return self.infos[(exits or paths)[-1]]
 
-    counter = [0]
+    def cluster_tree(self) -> dict[str, list]:
+        """Expanded scopes that contain display nodes: cluster key -> children (nodes and clusters), in order."""
+        tree: dict[str, list] = {"": []}
+        for did in self.members:
+            parts = did.split("/")
+            parent = ""
+            for k in range(1, len(parts)):
+                key = "/".join(parts[:k])
+                if key not in tree:
+                    tree[key] = []
+                    tree[parent].append(("cluster", key))
+                parent = key
+            tree[parent].append(("node", did))
+        return tree
 
-    def emit_children(key, indent, level):
+    def clusters(self, tree, key, indent, level):
         for what, item in tree[key]:
             if what == "node":
-                emit(indent + node_stmt(item, members[item]))
+                self.emit(indent + self.node_stmt(item, self.members[item]))
                 continue
-            counter[0] += 1
-            block = scopes.get(item, "group")
-            emit(f"{indent}subgraph cluster_{counter[0]} {{")
-            emit(f'{indent}  graph [label=<<b>{_h(_scope_title(item, block))}</b>>, style="rounded,filled", '
-                 f'fillcolor={_q(CLUSTER_FILLS[level % 2])}, color="#888888", fontsize=10, labeljust=l, '
-                 f'tooltip={_q(f"{item}: {block}")}];')
-            emit_children(item, indent + "  ", level + 1)
-            emit(f"{indent}}}")
+            self.n_clusters += 1
+            block = self.scopes.get(item, "group")
+            self.emit(f"{indent}subgraph cluster_{self.n_clusters} {{")
+            self.emit(f'{indent}  graph [label=<<b>{_h(_scope_title(item, block))}</b>>, style="rounded,filled", '
+                      f'fillcolor={_q(CLUSTER_FILLS[level % 2])}, color="#888888", fontsize=10, labeljust=l, '
+                      f'tooltip={_q(f"{item}: {block}")}];')
+            self.clusters(tree, item, indent + "  ", level + 1)
+            self.emit(f"{indent}}}")
 
-    emit_children("", "  ", 0)
+    def outputs(self) -> list[str]:
+        """Octagons with the outputs' names and loss weights; returns their DOT ids."""
+        outputs = self.graph.outputs
+        taken = set(self.members)
+        several = len(outputs) > 1
+        out_ids = []
+        for o in outputs:
+            oid = f"output:{o.name}"
+            while oid in taken:
+                oid += "_"
+            taken.add(oid)
+            out_ids.append(oid)
+            text = f"<b>{_h(o.name)}</b>"
+            if several or o.loss_weight != 1.0:
+                text += f"{' · ' if self.compact else '<br/>'}loss weight {o.loss_weight:g}"
+            self.emit(f'  {_q(oid)} [label=<{text}>, shape=octagon, style=filled, fillcolor="#FFFFFF", '
+                      f'penwidth=1.6, tooltip={_q(f"output {o.name} = {o.node}")}];')
+        if outputs:
+            self.used_special.add("output")
+        return out_ids
 
-    # outputs: octagons with names and loss weights
-    taken = set(members)
-    several = len(graph.outputs) > 1
-    out_ids = []
-    for o in graph.outputs:
-        oid = f"output:{o.name}"
-        while oid in taken:
-            oid += "_"
-        taken.add(oid)
-        out_ids.append(oid)
-        text = f"<b>{_h(o.name)}</b>"
-        if several or o.loss_weight != 1.0:
-            text += f"{' · ' if compact else '<br/>'}loss weight {o.loss_weight:g}"
-        emit(f'  {_q(oid)} [label=<{text}>, shape=octagon, style=filled, fillcolor="#FFFFFF", penwidth=1.6, '
-             f'tooltip={_q(f"output {o.name} = {o.node}")}];')
-    if graph.outputs:
-        used_special.add("output")
-
-    # edges between display nodes, deduplicated (several edges into a collapsed block become one)
-    edges: dict[tuple, list] = {}
-    for node in graph.nodes.values():
-        dst = _display_id(node.path, depth)
-        for src_path in node.inputs:
-            src = _display_id(src_path, depth)
-            if src == dst:
-                continue
-            shapes = edges.setdefault((src, dst), [])
-            text = fmt_shape(infos[src_path].shape)
-            if text not in shapes:
-                shapes.append(text)
-    for o, oid in zip(graph.outputs, out_ids):
-        edges.setdefault((_display_id(o.node, depth), oid), [fmt_shape(infos[o.node].shape)])
-    spine = _spine(edges, out_ids[0]) if out_ids else set()
-    if not (set(members) - spine):
-        spine = set()  # no side branches: nothing to straighten
-    for (src, dst), shapes in edges.items():
-        attrs = []
-        if edge_shapes:
-            attrs.append(f"label={_q(' | '.join(shapes))}")
-        if src in spine and dst in spine:
-            attrs.append("weight=4")  # keep the path to the main output straight; side heads branch off
-        emit(f"  {_q(src)} -> {_q(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
-
-    if legend:
-        _emit_legend(emit, used_categories, used_special, direction)
-        if out_ids:  # below (or after) the main output rather than beside the input: a narrower page
-            emit(f"  {_q(out_ids[0])} -> legend [style=invis, weight=0];")
-    emit("}")
-    return "\n".join(lines) + "\n"
+    def edges(self, out_ids, edge_shapes):
+        """Edges between display nodes, deduplicated (several edges into a collapsed block become one)."""
+        edges: dict[tuple, list] = {}
+        for node in self.graph.nodes.values():
+            dst = _display_id(node.path, self.depth)
+            for src_path in node.inputs:
+                src = _display_id(src_path, self.depth)
+                if src == dst:
+                    continue
+                shapes = edges.setdefault((src, dst), [])
+                text = fmt_shape(self.infos[src_path].shape)
+                if text not in shapes:
+                    shapes.append(text)
+        for o, oid in zip(self.graph.outputs, out_ids):
+            edges.setdefault((_display_id(o.node, self.depth), oid), [fmt_shape(self.infos[o.node].shape)])
+        spine = _spine(edges, out_ids[0]) if out_ids else set()
+        if not (set(self.members) - spine):
+            spine = set()  # no side branches: nothing to straighten
+        for (src, dst), shapes in edges.items():
+            attrs = []
+            if edge_shapes:
+                attrs.append(f"label={_q(' | '.join(shapes))}")
+            if src in spine and dst in spine:
+                attrs.append("weight=4")  # keep the path to the main output straight; side heads branch off
+            self.emit(f"  {_q(src)} -> {_q(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
 
 
 def _spine(edges, main_output):

@@ -257,112 +257,119 @@ def _analytic_gradients(fn, trainable, leaves):
     )
 
 
-def _check(obj, inputs, n_coords, h, seed, loss_fn, check_inputs, names):
-    rng = np.random.default_rng(seed)
-    inputs64 = _inputs_to_numpy(inputs)
-    leaves = _flatten(inputs64)
-    float_leaf = [i for i, v in enumerate(leaves) if _is_float(v)]
-    trainable = [
-        np.asarray(v.numpy(), dtype=np.float64)
-        for v in obj.trainable_variables
-    ]
-    non_trainable = [v.value for v in obj.non_trainable_variables]
-    outputs0 = obj(inputs64, training=False)
-    projections = [
-        rng.standard_normal(tuple(o.shape)) for o in _flatten(outputs0)
-    ]
+class _Objective:
+    """The scalar whose gradient is checked: ``loss_fn(outputs)``, or ``sum(outputs * R)`` for fixed random ``R``.
 
-    def fn(tvals, lvals):
-        structure = keras.tree.pack_sequence_as(inputs64, list(lvals))
+    The layer is called statelessly with given values of its trainable variables and its inputs, so
+    that both can be perturbed without touching the layer.
+    """
+
+    def __init__(self, obj, inputs64, loss_fn, rng):
+        self.obj, self.inputs64, self.loss_fn = obj, inputs64, loss_fn
+        self.non_trainable = [v.value for v in obj.non_trainable_variables]
+        outputs0 = obj(inputs64, training=False)
+        self.projections = [rng.standard_normal(tuple(o.shape)) for o in _flatten(outputs0)]
+
+    def _call(self, tvals, lvals):
+        structure = keras.tree.pack_sequence_as(self.inputs64, list(lvals))
         # Like Layer.stateless_call, but through __call__ so that the
         # `training` argument is only passed to layers that accept it.
-        mapping = list(zip(obj.trainable_variables, tvals)) + list(
-            zip(obj.non_trainable_variables, non_trainable)
+        mapping = list(zip(self.obj.trainable_variables, tvals)) + list(
+            zip(self.obj.non_trainable_variables, self.non_trainable)
         )
         with keras.StatelessScope(state_mapping=mapping):
-            outputs = obj(structure, training=False)
-        if loss_fn is not None:
-            return loss_fn(outputs)
+            return self.obj(structure, training=False)
+
+    def differentiable(self, tvals, lvals):
+        """The objective as a backend tensor, for the analytic gradients."""
+        outputs = self._call(tvals, lvals)
+        if self.loss_fn is not None:
+            return self.loss_fn(outputs)
         total = 0.0
-        for out, proj in zip(_flatten(outputs), projections):
+        for out, proj in zip(_flatten(outputs), self.projections):
             proj = keras.ops.convert_to_tensor(proj, dtype=out.dtype)
             total = total + keras.ops.sum(keras.ops.multiply(out, proj))
         return total
 
-    def forward(tvals, lvals):
+    def forward(self, tvals, lvals):
+        """The loss (a float), or the outputs as float64 arrays for :meth:`difference`."""
         conv = keras.ops.convert_to_tensor
-        structure = keras.tree.pack_sequence_as(
-            inputs64, [conv(v) for v in lvals]
-        )
-        mapping = list(
-            zip(obj.trainable_variables, [conv(v) for v in tvals])
-        ) + list(zip(obj.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping):
-            outputs = obj(structure, training=False)
-        if loss_fn is not None:
-            return float(keras.ops.convert_to_numpy(loss_fn(outputs)))
+        outputs = self._call([conv(v) for v in tvals], [conv(v) for v in lvals])
+        if self.loss_fn is not None:
+            return float(keras.ops.convert_to_numpy(self.loss_fn(outputs)))
         return [
             np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float64)
             for o in _flatten(outputs)
         ]
 
-    def difference(plus, minus):
+    def difference(self, plus, minus):
         """f(plus) - f(minus).
 
         For the default objective the difference is taken per output element
         before projecting and summing: outputs that the perturbation does not
         reach cancel exactly, which removes the round-off of the full sum.
         """
-        if loss_fn is not None:
+        if self.loss_fn is not None:
             return plus - minus
         return float(
-            sum(np.sum((p - m) * r) for p, m, r in zip(plus, minus, projections))
+            sum(np.sum((p - m) * r) for p, m, r in zip(plus, minus, self.projections))
         )
 
-    grads = _analytic_gradients(fn, trainable, leaves)
-    tensors = [(names[i], trainable, i) for i in range(len(trainable))]
+
+def _check(obj, inputs, n_coords, h, seed, loss_fn, check_inputs, names):
+    rng = np.random.default_rng(seed)
+    inputs64 = _inputs_to_numpy(inputs)
+    leaves = _flatten(inputs64)
+    trainable = [
+        np.asarray(v.numpy(), dtype=np.float64)
+        for v in obj.trainable_variables
+    ]
+    objective = _Objective(obj, inputs64, loss_fn, rng)
+    grads = _analytic_gradients(objective.differentiable, trainable, leaves)
+    # (name, the list holding the tensor, its index there, its analytic gradient)
+    tensors = [(names[i], trainable, i, grads[i]) for i in range(len(trainable))]
     if check_inputs:
-        for i in float_leaf:
+        for i in [i for i, v in enumerate(leaves) if _is_float(v)]:
             label = "input" if len(leaves) == 1 else f"input_{i}"
-            tensors.append((label, leaves, i))
-    results = []
-    for t_index, (name, store, i) in enumerate(tensors):
-        base = store[i]
-        grad = grads[t_index] if store is trainable else grads[len(trainable) + i]
-        size = base.size
-        count = min(n_coords, size)
-        coords = rng.choice(size, size=count, replace=False) if count else []
-        errors, worst = [], (-1, 0.0, 0.0, -1.0)
-        for flat in coords:
-            flat = int(flat)
-            plus, minus = base.copy(), base.copy()
-            plus.flat[flat] += h
-            minus.flat[flat] -= h
-            args = []
-            for sign_array in (plus, minus):
-                tv, lv = list(trainable), list(leaves)
-                (tv if store is trainable else lv)[i] = sign_array
-                args.append(forward(tv, lv))
-            numeric = difference(args[0], args[1]) / (2.0 * h)
-            analytic = float(grad.flat[flat])
-            err = float(relative_error(analytic, numeric))
-            errors.append(err)
-            if err > worst[3]:
-                worst = (flat, analytic, numeric, err)
-        max_err = max(errors) if errors else 0.0
-        results.append(
-            GradCheckResult(
-                name=name,
-                shape=tuple(base.shape),
-                max_rel_error=max_err,
-                n_checked=count,
-                verdict=verdict(max_err),
-                worst_index=worst[0],
-                analytic=worst[1],
-                numeric=worst[2],
-            )
-        )
-    return results
+            tensors.append((label, leaves, i, grads[len(trainable) + i]))
+    return [_check_tensor(objective, trainable, leaves, tensor, n_coords, h, rng) for tensor in tensors]
+
+
+def _check_tensor(objective, trainable, leaves, tensor, n_coords, h, rng):
+    """Central differences at ``n_coords`` random coordinates of one tensor, against its analytic gradient."""
+    name, store, i, grad = tensor
+    base = store[i]
+    size = base.size
+    count = min(n_coords, size)
+    coords = rng.choice(size, size=count, replace=False) if count else []
+    errors, worst = [], (-1, 0.0, 0.0, -1.0)
+    for flat in coords:
+        flat = int(flat)
+        plus, minus = base.copy(), base.copy()
+        plus.flat[flat] += h
+        minus.flat[flat] -= h
+        args = []
+        for sign_array in (plus, minus):
+            tv, lv = list(trainable), list(leaves)
+            (tv if store is trainable else lv)[i] = sign_array
+            args.append(objective.forward(tv, lv))
+        numeric = objective.difference(args[0], args[1]) / (2.0 * h)
+        analytic = float(grad.flat[flat])
+        err = float(relative_error(analytic, numeric))
+        errors.append(err)
+        if err > worst[3]:
+            worst = (flat, analytic, numeric, err)
+    max_err = max(errors) if errors else 0.0
+    return GradCheckResult(
+        name=name,
+        shape=tuple(base.shape),
+        max_rel_error=max_err,
+        n_checked=count,
+        verdict=verdict(max_err),
+        worst_index=worst[0],
+        analytic=worst[1],
+        numeric=worst[2],
+    )
 
 
 def _variable_names(obj):
@@ -412,25 +419,13 @@ def check_layer(
         )
 
 
-def check_model(
-    model,
-    inputs,
-    n_coords=DEFAULT_COORDS,
-    h=DEFAULT_H,
-    seed=0,
-    loss_fn=None,
-    check_inputs=True,
-    convert=True,
-):
+def check_model(model, inputs, *args, **kwargs):
     """Gradient-check a whole Keras model (same arguments as `check_layer`).
 
     Sequential and functional models are rebuilt from their config in
     float64; pass a factory for subclassed models.
     """
-    return check_layer(
-        model, inputs, n_coords=n_coords, h=h, seed=seed, loss_fn=loss_fn,
-        check_inputs=check_inputs, convert=convert,
-    )
+    return check_layer(model, inputs, *args, **kwargs)
 
 
 def all_good(results, threshold=GOOD):

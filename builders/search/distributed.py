@@ -24,6 +24,8 @@ import threading
 import time
 from concurrent import futures
 
+from builders.compat import keras_tuner_internals as kt_internals
+
 
 def configure(role: str, oracle: str, worker_id: str | None = None):
     """Set Keras Tuner's environment for a chief or a worker."""
@@ -36,54 +38,74 @@ def configure(role: str, oracle: str, worker_id: str | None = None):
         worker_id or os.environ.get("KERASTUNER_TUNER_ID") or f"tuner{os.getpid()}")
 
 
-def serve_chief(oracle, *, worker_timeout: float = 120.0, idle_timeout: float = 600.0, log=print):
-    """Serve the oracle until the search is done (or its workers are gone)."""
-    import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
-    from keras_tuner.src.engine import trial as trial_module
+class _Watch:
+    """When a worker last asked the chief anything, and when each running trial last sent a heartbeat."""
 
-    activity = {"last": time.monotonic()}
-    heartbeats: dict[str, float] = {}
-    lock = threading.Lock()
+    def __init__(self):
+        self.last_request = time.monotonic()
+        self.heartbeats: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-    class Servicer(OracleServicer):
-        def _touch(self):
-            with lock:
-                activity["last"] = time.monotonic()
+    def request(self):
+        with self._lock:
+            self.last_request = time.monotonic()
 
+    def heartbeat(self, trial_id: str):
+        with self._lock:
+            self.heartbeats[trial_id] = time.monotonic()
+
+
+def _noting_requests(method):
+    def handler(self, request, context):
+        self.watch.request()
+        return method(self, request, context)
+
+    return handler
+
+
+def _watching_servicer(oracle, watch: _Watch):
+    """Keras Tuner's oracle servicer, telling ``watch`` of every request and heartbeat."""
+    base = kt_internals.oracle_servicer_class()
+
+    class Servicer(base):
         def CreateTrial(self, request, context):
-            self._touch()
+            self.watch.request()
             response = super().CreateTrial(request, context)
-            with lock:
-                heartbeats[response.trial.trial_id] = time.monotonic()
+            self.watch.heartbeat(response.trial.trial_id)
             return response
 
         def GetTrial(self, request, context):
-            self._touch()
-            with lock:
-                heartbeats[request.trial_id] = time.monotonic()
+            self.watch.request()
+            self.watch.heartbeat(request.trial_id)
             return super().GetTrial(request, context)
 
-        def UpdateTrial(self, request, context):
-            self._touch()
-            return super().UpdateTrial(request, context)
-
-        def EndTrial(self, request, context):
-            self._touch()
-            return super().EndTrial(request, context)
-
-        def GetSpace(self, request, context):
-            self._touch()
-            return super().GetSpace(request, context)
-
-        def UpdateSpace(self, request, context):
-            self._touch()
-            return super().UpdateSpace(request, context)
+        UpdateTrial = _noting_requests(base.UpdateTrial)
+        EndTrial = _noting_requests(base.EndTrial)
+        GetSpace = _noting_requests(base.GetSpace)
+        UpdateSpace = _noting_requests(base.UpdateSpace)
 
     servicer = Servicer(oracle)
+    servicer.watch = watch
+    return servicer
+
+
+def _end_silent_trials(oracle, watch: _Watch, worker_timeout: float, now: float, log):
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        beat = watch.heartbeats.get(trial.trial_id, now)
+        if now - beat > worker_timeout:
+            log(f"chief: no heartbeat from {tuner_id} for {worker_timeout:.0f} s; "
+                f"trial {trial.trial_id} marked FAILED (worker lost)")
+            kt_internals.end_lost_trial(oracle, tuner_id, trial, "worker lost: no heartbeat")
+
+
+def serve_chief(oracle, *, worker_timeout: float = 120.0, idle_timeout: float = 600.0, log=print):
+    """Serve the oracle until the search is done (or its workers are gone)."""
+    import grpc
+
+    watch = _Watch()
+    servicer = _watching_servicer(oracle, watch)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    kt_internals.add_oracle_servicer(servicer, server)
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot listen on {address}")
@@ -93,21 +115,10 @@ def serve_chief(oracle, *, worker_timeout: float = 120.0, idle_timeout: float = 
         while True:
             time.sleep(0.5)
             now = time.monotonic()
-            for tuner_id, trial in list(oracle.ongoing_trials.items()):
-                beat = heartbeats.get(trial.trial_id, now)
-                if now - beat > worker_timeout:
-                    log(f"chief: no heartbeat from {tuner_id} for {worker_timeout:.0f} s; "
-                        f"trial {trial.trial_id} marked FAILED (worker lost)")
-                    trial.status = trial_module.TrialStatus.FAILED
-                    trial.message = "worker lost: no heartbeat"
-                    oracle.ongoing_trials.pop(tuner_id, None)
-                    oracle.tuner_ids.discard(tuner_id)
-                    oracle.end_order.append(trial.trial_id)
-                    oracle._save_trial(trial)
-                    oracle.save()
+            _end_silent_trials(oracle, watch, worker_timeout, now, log)
             if servicer.stop_triggered and not oracle.ongoing_trials:
                 break
-            if not oracle.ongoing_trials and now - activity["last"] > idle_timeout:
+            if not oracle.ongoing_trials and now - watch.last_request > idle_timeout:
                 log(f"chief: no worker request for {idle_timeout:.0f} s; ending the search")
                 break
     finally:

@@ -16,10 +16,12 @@ import time
 
 import keras_tuner as kt
 
+from builders.compat.keras_tuner_internals import RandomValuesHook, mark_tried, project_dir, random_populate_space
+
 MAX_REJECTIONS_IN_A_ROW = 200
 
 
-class ScreeningMixin:
+class ScreeningMixin(RandomValuesHook):
     """Mix into a Keras Tuner oracle; ``screen(values) -> (ok, reason, graph_hash, info)``."""
 
     screen = None
@@ -30,8 +32,8 @@ class ScreeningMixin:
 
     def _reject(self, values, reason, graph_hash):
         self._rejections += 1
-        self._tried_so_far.add(self._compute_values_hash(values))
-        path = os.path.join(self._project_dir, "rejected.jsonl")
+        mark_tried(self, values)
+        path = os.path.join(project_dir(self), "rejected.jsonl")
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"time": time.time(), "reason": reason, "graph_hash": graph_hash,
                                 "values": {k: v for k, v in values.items()}}, default=str) + "\n")
@@ -49,9 +51,9 @@ class ScreeningMixin:
         self._graph_hashes.add(graph_hash)
         return None
 
-    def _random_values(self):
+    def random_values(self, propose):
         for _ in range(MAX_REJECTIONS_IN_A_ROW):
-            values = super()._random_values()
+            values = propose()
             if values is None:
                 return None
             if self._accept(values) is None:
@@ -87,18 +89,18 @@ class BayesianOracle(ScreeningMixin, kt.oracles.BayesianOptimizationOracle):
         # the Gaussian process proposes points without seeing the screen: check them too
         if response.get("status") == "RUNNING" and values is not None and not self._is_screened(values):
             if self._accept(values) is not None:
-                return self._random_populate_space()
+                return random_populate_space(self)
         return response
 
     def _is_screened(self, values):
         return self.screen is None or self.screen_cache_hit(values)
 
     def screen_cache_hit(self, values):
-        # values that came from _random_values were screened already
+        # values that came from random_values were screened already
         return getattr(self, "_last_random", None) is values
 
-    def _random_values(self):
-        values = super()._random_values()
+    def random_values(self, propose):
+        values = super().random_values(propose)
         self._last_random = values
         return values
 

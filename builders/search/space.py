@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 
 import keras_tuner as kt
-from keras_tuner.src.engine import conditions as _conditions
-from keras_tuner.src.engine.hyperparameters import hp_types as _hp_types
+from keras_tuner.engine.hyperparameters import Boolean, Choice, Float, Int
 
 from archspec.annotations import Annotation
 from archspec.resolve import resolve_lenient
+from builders.compat.keras_tuner_internals import parent_condition
 
 
 def _scalar_options(options):
@@ -38,6 +38,12 @@ def decode(ann: Annotation, value):
     return value
 
 
+def _get_or_create(hp: kt.HyperParameters, parameter):
+    """The value of ``parameter`` in ``hp`` (registered first if new); None while it is inactive."""
+    hp.merge([parameter], overwrite=False)
+    return hp.values[parameter.name] if hp.is_active(parameter) else None
+
+
 def declare(hp: kt.HyperParameters, name: str, ann: Annotation, conditions, annotations: dict):
     """Declare (or look up) the hyperparameter for an annotation and return its spec value.
 
@@ -54,25 +60,25 @@ def declare(hp: kt.HyperParameters, name: str, ann: Annotation, conditions, anno
         conds = []
         for parent, values in sorted(conditions, key=lambda c: c[0]):
             parent_ann = annotations.get(parent)
-            conds.append(_conditions.Parent(parent, [encode(parent_ann, v) if parent_ann else v for v in values]))
+            conds.append(parent_condition(parent, [encode(parent_ann, v) if parent_ann else v for v in values]))
     if ann.head == "choice":
         options = [encode(ann, o) for o in ann.options]
         ordered = None if _scalar_options(ann.options) and not isinstance(ann.options[0], (str, bool)) else False
-        value = hp._retrieve(_hp_types.Choice(name, options, ordered=ordered, default=encode(ann, ann.default_value()),
-                                              conditions=conds))
+        value = _get_or_create(hp, Choice(name, options, ordered=ordered, default=encode(ann, ann.default_value()),
+                                          conditions=conds))
     elif ann.head == "int":
-        value = hp._retrieve(_hp_types.Int(name, ann.low, ann.high, step=ann.step, default=ann.default_value(),
-                                           sampling="log" if ann.log else "linear", conditions=conds))
+        value = _get_or_create(hp, Int(name, ann.low, ann.high, step=ann.step, default=ann.default_value(),
+                                       sampling="log" if ann.log else "linear", conditions=conds))
     elif ann.head == "float":
-        value = hp._retrieve(_hp_types.Float(name, float(ann.low), float(ann.high), step=ann.step,
-                                             sampling="log" if ann.log else "linear",
-                                             default=float(ann.default_value()), conditions=conds))
+        value = _get_or_create(hp, Float(name, float(ann.low), float(ann.high), step=ann.step,
+                                         sampling="log" if ann.log else "linear",
+                                         default=float(ann.default_value()), conditions=conds))
     elif ann.head == "bool":
-        value = hp._retrieve(_hp_types.Boolean(name, default=ann.default_value(), conditions=conds))
+        value = _get_or_create(hp, Boolean(name, default=ann.default_value(), conditions=conds))
     else:  # subset: one on/off switch per option
         default = ann.default_value()
         value = [o for o in ann.options
-                 if hp._retrieve(_hp_types.Boolean(f"{name}[{o}]", default=o in default, conditions=conds))]
+                 if _get_or_create(hp, Boolean(f"{name}[{o}]", default=o in default, conditions=conds))]
     annotations[name] = ann
     if value is None:  # declared but inactive under the current values: the default stands
         value = encode(ann, ann.default_value()) if ann.head != "subset" else list(ann.default_value())
@@ -83,11 +89,11 @@ MAX_EXPLORATION_BUILDS = 500
 
 
 def _probe_values(h):
-    if isinstance(h, _hp_types.Boolean):
+    if isinstance(h, Boolean):
         return [True, False]
-    if isinstance(h, _hp_types.Choice):
+    if isinstance(h, Choice):
         return list(h.values)
-    if isinstance(h, _hp_types.Int):
+    if isinstance(h, Int):
         return [h.max_value]
     return []
 

@@ -25,6 +25,7 @@ from archspec.resolve import resolve
 from archspec.errors import Loc
 from archspec.files import write_json
 from archspec.training import DEFAULTS, TrainingError, training_config, training_section
+from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
 from builders.search.oracles import make_oracle
 from builders.search.runner import TrialRunner
@@ -94,7 +95,7 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
         def heartbeat():
             self.oracle.get_trial(trial.trial_id)
 
-        result = self.runner.run(options, trial_dir, heartbeat=heartbeat if self._is_worker() else None)
+        result = self.runner.run(options, trial_dir, heartbeat=heartbeat if is_worker(self) else None)
         if result["status"] != "ok":
             raise kt.errors.FailedTrialError(result.get("message", "the trial failed"))
         m = result["metrics"]
@@ -191,9 +192,7 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
             raise TrainingError("--role needs --oracle HOST:PORT")
         distributed.configure(opts.role, opts.oracle, opts.worker_id)
         if opts.role == "worker":
-            from keras_tuner.src.distribute import oracle_client
-
-            oracle_client.TIMEOUT = opts.idle_timeout  # a worker does not wait an hour for a dead chief
+            set_client_timeout(opts.idle_timeout)  # a worker does not wait an hour for a dead chief
     _prepare_out(opts)
     hm = SpecHyperModel(doc)
     max_epochs = opts.epochs or int(defaults.training.get("epochs", DEFAULTS["epochs"]))
