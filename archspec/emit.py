@@ -33,7 +33,7 @@ def graph_to_spec(graph: Graph) -> dict:
     if graph.scopes:
         spec["scopes"] = dict(graph.scopes)
     if graph.training:
-        spec["training"] = graph.training
+        spec["training"] = _plain(graph.training)
     return spec
 
 

@@ -4,17 +4,43 @@ A :class:`Graph` is a DAG of :class:`Node` objects with concrete attributes:
 blocks, repeats, defaults, expressions and search annotations have all been
 applied.  Node paths (``stage2/block1/conv_a``) keep the spec's scopes;
 ``Graph.scopes`` says which path prefixes are block instances, and of which
-block.  Like NAS-Bench-101's ``ModelSpec``, a graph can hash itself
-canonically, independently of its node names.
+block.  A graph is frozen once built: :meth:`Graph.sorted` and
+:meth:`Graph.pruned` return new graphs, and ``dataclasses.replace`` makes a
+changed copy.  Like NAS-Bench-101's ``ModelSpec``, a graph hashes itself
+canonically: independently of its node names and of the order in which
+independent branches were written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import dataclass, field
 
+from . import kinds as K
 from .errors import Loc
+
+
+class FrozenDict(dict):
+    """A read-only dict (a dict subclass, so JSON, ``isinstance(x, dict)`` and equality work as before)."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a resolved graph is frozen: build a changed copy (dataclasses.replace) instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self):  # pickle and deepcopy would otherwise refill it item by item
+        return FrozenDict, (dict(self),)
+
+
+def freeze_maps(value):
+    """``value`` with every mapping in it made a :class:`FrozenDict` (lists stay lists: they equal the spec's)."""
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze_maps(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [freeze_maps(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -38,7 +64,7 @@ class Output:
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     """A search annotation met while resolving, and the value it took."""
 
@@ -49,17 +75,25 @@ class Decision:
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Graph:
     name: str
-    nodes: dict  # path -> Node, in a topological order
-    outputs: list
+    nodes: dict  # path -> Node, in a topological order (see sorted())
+    outputs: tuple
     scopes: dict = field(default_factory=dict)  # path prefix -> block name (or "group"/"repeat")
     training: dict = field(default_factory=dict)
     source: str = ""
     description: str = ""
-    decisions: list = field(default_factory=list)
+    decisions: tuple = ()
     file: str = ""
+
+    def __post_init__(self):
+        set_field = object.__setattr__.__get__(self)  # the one place a frozen dataclass sets its own fields
+        set_field("nodes", FrozenDict(self.nodes))
+        set_field("outputs", tuple(self.outputs))
+        set_field("scopes", FrozenDict(self.scopes))
+        set_field("training", freeze_maps(dict(self.training)))
+        set_field("decisions", tuple(self.decisions))
 
     @property
     def inputs(self):
@@ -72,14 +106,112 @@ class Graph:
                 out[i].append(n.path)
         return out
 
+    def sorted(self):
+        """This graph with its nodes in a topological order: the written order where that is one.
+
+        Raises ValueError on a cycle (the resolver reports and removes cycles before it builds a graph).
+        """
+        inputs = {p: n.inputs for p, n in self.nodes.items()}
+        order, stuck = topological_order(inputs)
+        if stuck:
+            raise ValueError(f"the graph has a cycle through {', '.join(stuck)}")
+        if order == list(self.nodes):
+            return self
+        return _replace(self, nodes={p: self.nodes[p] for p in order})
+
+    def unreachable(self):
+        """Paths of the nodes from which no output can be reached, in graph order."""
+        live, stack = set(), [o.node for o in self.outputs]
+        while stack:
+            p = stack.pop()
+            if p not in live:
+                live.add(p)
+                stack.extend(self.nodes[p].inputs)
+        return [p for p in self.nodes if p not in live]
+
+    def pruned(self):
+        """This graph without the nodes that reach no output (as NAS-Bench-101's ModelSpec prunes)."""
+        dead = set(self.unreachable())
+        if not dead:
+            return self
+        return _replace(self, nodes={p: n for p, n in self.nodes.items() if p not in dead})
+
     def canonical(self):
-        """Structure without names: kinds, attributes and edges by topological index."""
-        index = {p: i for i, p in enumerate(self.nodes)}
-        nodes = [[n.kind, n.attrs, [index[i] for i in n.inputs]] for n in self.nodes.values()]
-        outs = [[index[o.node], o.loss_weight] for o in self.outputs]
-        return {"nodes": nodes, "outputs": outs}
+        """Structure without names or written order: a sorted list of node signatures, and the outputs.
+
+        See :func:`node_signatures`: equal for graphs that are the same network, whatever their node
+        names and the order of their independent branches.
+        """
+        sig = node_signatures(self)
+        return {"nodes": sorted(sig.values()),
+                "outputs": [[sig[o.node], o.loss_weight] for o in self.outputs]}
 
     def hash(self):
-        """A hash that two specs resolving to the same network share (names ignored)."""
+        """A hash that two specs resolving to the same network share (names and branch order ignored)."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(text)
+
+
+def _replace(graph, **changes):
+    from dataclasses import replace
+
+    return replace(graph, **changes)
+
+
+def topological_order(inputs: dict):
+    """(order, stuck) of a DAG given as ``{path: input paths}``: the given order where it is a topological
+    one, else Kahn's order (first ready, first placed); ``stuck`` lists the nodes on or after a cycle."""
+    position = {p: i for i, p in enumerate(inputs)}
+    if all(i in position and position[i] < position[p] for p, ins in inputs.items() for i in ins):
+        return list(inputs), []
+    indeg = {p: len(ins) for p, ins in inputs.items()}
+    users = {p: [] for p in inputs}
+    for p, ins in inputs.items():
+        for i in ins:
+            users[i].append(p)
+    ready = deque(p for p in inputs if indeg[p] == 0)
+    order = []
+    while ready:
+        p = ready.popleft()
+        order.append(p)
+        for u in users[p]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                ready.append(u)
+    return order, [p for p in inputs if indeg[p] > 0]
+
+
+def node_signatures(graph: Graph) -> dict:
+    """A name-free hash per node that says where it sits in the whole network.
+
+    In the spirit of NAS-Bench-101's ``hash_module`` (iterated hashing of each vertex's in-degree,
+    out-degree and op with its neighbours' hashes, sorted): in a DAG one sweep in topological order
+    (each node's hash covers all its ancestors) and one sweep back (all its descendants) reach every
+    node, in O(nodes + edges) rather than the nodes × edges of repeated rounds.  Neighbours are sorted,
+    except the inputs of a kind whose input order matters (concatenate: the order of its channels),
+    which keep their order; and from the other side, a consumer says at which input position it takes
+    the node.
+    """
+    nodes = graph.nodes
+    ordered = {p: not getattr(K.KINDS.get(n.kind), "commutative", False) for p, n in nodes.items()}
+    uses = {p: [] for p in nodes}  # input path -> [(consumer, input position or -1 where order is free)]
+    for c, n in nodes.items():
+        for position, i in enumerate(n.inputs):
+            uses[i].append((c, position if ordered[c] else -1))
+    label = {p: [n.kind, n.attrs, len(n.inputs), len(uses[p])] for p, n in nodes.items()}
+    up = {}
+    for p, n in nodes.items():  # nodes are in a topological order: inputs are hashed first
+        ins = [up[i] for i in n.inputs]
+        up[p] = _hash([label[p], ins if ordered[p] else sorted(ins)])
+    down = {}
+    for p in reversed(list(nodes)):
+        down[p] = _hash([label[p], sorted([down[c], position] for c, position in uses[p])])
+    return {p: _hash([up[p], down[p]]) for p in nodes}
+
+
+def _hash(obj):
+    return _digest(json.dumps(obj, sort_keys=True, separators=(",", ":")))
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

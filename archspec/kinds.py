@@ -159,6 +159,8 @@ class Kind:
     max_inputs: int | None = 1
     shorthand: str | None = None  # field set by the scalar form, e.g. ``- dropout: 0.5``
     aliases: tuple = ()
+    # whether the order of the inputs makes no difference (the graph hash sorts them then)
+    commutative = False
 
     def field_map(self):
         return {f.name: f for f in self.fields}
@@ -374,6 +376,8 @@ class ZeroPadKind(Kind):
 
 
 class MergeKind(Kind):
+    commutative = True  # add, multiply, average, maximum; concat is a ConcatKind: its order is the channel order
+
     def output_shape(self, a, shapes):
         first = shapes[0]
         for s in shapes[1:]:

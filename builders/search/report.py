@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -134,9 +135,9 @@ def write_results(doc, oracle, opts, echo):
                 + (f", test accuracy {100 * best['test_accuracy']:.2f}%" if best["test_accuracy"] is not None else "")
                 + f"\n# choices: {best['choices']}\n")
         # a plain spec: no annotations, no blocks; the search's epochs/data overrides are kept
-        graph.training = {**graph.training, **({"epochs": opts.epochs} if opts.epochs else {}),
-                          **({"data": os.path.abspath(opts.data) if os.path.exists(opts.data) else opts.data}
-                             if opts.data else {})}
+        graph = dataclasses.replace(graph, training={
+            **graph.training, **({"epochs": opts.epochs} if opts.epochs else {}),
+            **({"data": os.path.abspath(opts.data) if os.path.exists(opts.data) else opts.data} if opts.data else {})})
         write_text(os.path.join(opts.out, "best.yaml"), text + to_yaml(graph))
         summary["best"] = {k: v for k, v in best.items() if not k.startswith("_")}
         echo(f"best: trial {best['trial']} ({100 * best['val_accuracy']:.2f}% validation accuracy) -> "
