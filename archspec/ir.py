@@ -51,6 +51,10 @@ class Node:
     inputs: tuple = ()
     loc: Loc | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "attrs", freeze_maps(dict(self.attrs)))  # frozen like the graph that holds it
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+
     @property
     def name(self):
         return self.path.rsplit("/", 1)[-1]
