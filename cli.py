@@ -165,7 +165,7 @@ def build(spec, output, show_summary, no_aux, sets, chooses):
     for w in analysis.warnings:
         click.echo(str(w), err=True)
     _tf_quiet()
-    from builders.training.run import quiet_native_stderr
+    from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():  # TensorFlow's C++ start-up chatter (ARCHSPEC_DEBUG=1 shows it)
         from builders.keras_model import BuildError, build_model, save_model
@@ -208,7 +208,7 @@ def gradcheck(target, explicit_backward, coords, batch, seed, threshold, sets, c
     Prints the largest relative error per weight tensor and input; exit 1 when one exceeds --threshold.
     """
     _tf_quiet()
-    from builders.training.run import quiet_native_stderr
+    from builders.training.native_stderr import quiet_native_stderr
 
     layers = ("lrn", "explicit_conv2d")  # builders.gradcheck.LAYER_CASES, named here to fail before TF starts
     if target in layers:
@@ -327,8 +327,8 @@ def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed
     written every epoch; --resume continues from it.
     """
     _tf_quiet()
-    from builders.training.run import TrainOptions
-    from builders.training.run import train as run_train
+    from builders.training.train import TrainOptions
+    from builders.training.train import train as run_train
 
     overrides = _pairs(sets, "--set")
     for key, value in (("data", data), ("epochs", epochs), ("batch_size", batch_size)):
@@ -357,7 +357,7 @@ def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed
 def evaluate(run, data, split, batch_size, devices, as_json):
     """Loss and accuracy of the model in the run folder RUN."""
     _tf_quiet()
-    from builders.training.run import evaluate as run_evaluate
+    from builders.training.inference import evaluate as run_evaluate
 
     try:
         r = run_evaluate(run, data=data, split=split, batch_size=batch_size, devices=devices)
@@ -379,8 +379,8 @@ def evaluate(run, data, split, batch_size, devices, as_json):
 def predict(run, images, top_k, as_json):
     """Classify IMAGES (PNG, JPEG, BMP, GIF) with the model in the run folder RUN: the top-k classes."""
     _tf_quiet()
-    from builders.training.run import predict as run_predict
-    from builders.training.run import quiet_native_stderr
+    from builders.training.inference import predict as run_predict
+    from builders.training.native_stderr import quiet_native_stderr
 
     try:
         with quiet_native_stderr():  # TensorFlow's device chatter when the model loads
@@ -424,7 +424,7 @@ def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_pa
     _tf_quiet()
     from archspec.document import load_document
     from builders.search.runner import TrialRunner  # TF-free: the trials' fork server starts importing now
-    from builders.training.run import quiet_native_stderr
+    from builders.training.native_stderr import quiet_native_stderr
 
     runner = None if role == "chief" else TrialRunner(timeout=trial_timeout).start()
     try:

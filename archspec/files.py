@@ -54,3 +54,14 @@ def write_text(path, text, newline=None):
 def write_json(path, obj, indent=1, default=None):
     """Write ``obj`` as JSON (with a final newline) to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=indent, default=default) + "\n")
+
+
+def sha256_of(path) -> str:
+    """The SHA-256 of a file's contents, as hex (read in 1 MiB blocks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

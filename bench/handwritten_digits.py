@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -17,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 from builders.training.augment import make_augment  # noqa: E402
+from builders.training.callbacks import Timer  # noqa: E402
 from builders.training.data import load_data, make_dataset, steps  # noqa: E402
 
 SHAPE, BATCH, SEED = (16, 16, 1), 32, 0
@@ -37,22 +37,6 @@ def model_by_hand():
     return keras.Model(inputs, outputs)
 
 
-class TrainTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds, self.t0, self.tv = [], None, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0, self.tv = time.perf_counter(), None
-
-    def on_test_begin(self, logs=None):
-        if self.t0 is not None and self.tv is None:
-            self.tv = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append((self.tv or time.perf_counter()) - self.t0)
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=6)
@@ -67,9 +51,9 @@ def main():
     model = model_by_hand()
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.003, total_steps)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = TrainTimer()
+    timer = Timer()
     model.fit(train, validation_data=val, epochs=a.epochs, callbacks=[timer], verbose=0)
-    steady = timer.seconds[1:]
+    steady = timer.train_seconds[1:]
     print(json.dumps({"params": model.count_params(),
                       "samples_per_second_steady": len(data.splits["train"]) * len(steady) / sum(steady)}))
 

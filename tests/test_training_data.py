@@ -6,7 +6,7 @@ auxiliary heads, augmentation (training batches only), the run folder, evaluate 
 fresh processes, and transfer learning (init_from + freeze).
 
 Everything is small (8x8 or 12x12 images, 1-3 epochs): the expensive part is starting TensorFlow,
-so most trainings run in this process (``builders.training.run.train``) and only the checks that
+so most trainings run in this process (``builders.training.train.train``) and only the checks that
 need a fresh process (the CLI's own error handling, evaluate/predict) start one.
 """
 
@@ -31,8 +31,10 @@ from archspec.resolve import resolve  # noqa: E402
 from archspec.training import TrainingError, is_augmenting, spec_training_config, training_config  # noqa: E402
 from builders.training import data as D  # noqa: E402
 from builders.training.augment import make_augment  # noqa: E402
-from builders.training.run import (TrainOptions, apply_regularization, evaluate, make_loss,  # noqa: E402
-                                   make_optimizer, make_schedule, one_hot_labels, predict, train)
+from builders.training.inference import evaluate, predict  # noqa: E402
+from builders.training.recipe import (apply_regularization, make_loss, make_optimizer, make_schedule,  # noqa: E402
+                                      one_hot_labels)
+from builders.training.train import TrainOptions, train  # noqa: E402
 
 from .conftest import run_cli  # noqa: E402
 

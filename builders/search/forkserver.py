@@ -35,7 +35,7 @@ POLL = 1.0  # seconds between checks of the running child (its end also wakes th
 
 def preload():
     """The imports every trial needs, done once here."""
-    from builders.training.run import quiet_native_stderr
+    from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():
         import keras  # noqa: F401
@@ -49,7 +49,9 @@ def preload():
         import builders.training.augment  # noqa: F401
         import builders.training.data  # noqa: F401
         import builders.training.report  # noqa: F401
-        import builders.training.run  # noqa: F401
+        import builders.training.callbacks  # noqa: F401
+        import builders.training.checkpoints  # noqa: F401
+        import builders.training.train  # noqa: F401
         import builders.search.worker  # noqa: F401
 
 

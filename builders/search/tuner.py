@@ -10,9 +10,7 @@ a process of its own with the training code of ``archspec train``
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +28,7 @@ from builders.search import distributed
 from builders.search.oracles import make_oracle
 from builders.search.runner import TrialRunner
 from builders.search.space import SpecHyperModel, with_values
+from builders.training.run_folder import prepare_folder, unlock
 
 OBJECTIVE = "val_accuracy"
 STATE_FILE = "search.json"
@@ -119,7 +118,7 @@ def _absolute(path):
 
 def _trial_data(doc, graph, opts: SearchOptions):
     """The data set the trials load, as train() will name it: (source, validation_split, test_split)."""
-    from builders.training.run import resolve_data_path
+    from builders.training.data import resolve_data_path
 
     cfg = training_config(training_section(doc, graph), where=Loc(opts.spec), graph=graph)
     source = _absolute(opts.data) if opts.data is not None else resolve_data_path(cfg["data"], opts.spec)
@@ -150,27 +149,18 @@ def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
 
 
 def _prepare_out(opts: SearchOptions):
-    state = os.path.join(opts.out, STATE_FILE)
+    """Make or reuse the search folder (the chief's; workers write folders of their own inside it)."""
     if opts.role == "worker":
         return
-    # workers started beside the chief may already have made their own folders in a shared --out
-    ours = [n for n in os.listdir(opts.out) if not (n.startswith("worker-") or n == "trials")] \
-        if os.path.isdir(opts.out) else []
-    if ours:
-        if opts.overwrite:
-            shutil.rmtree(opts.out)
-        elif not opts.resume:
-            raise TrainingError(f"{opts.out} exists: add --resume to continue that search or --overwrite to start over")
-        elif not os.path.exists(state):
-            raise TrainingError(f"{opts.out} is not an archspec search folder (no {STATE_FILE})")
-        else:
-            with open(state, encoding="utf-8") as f:
-                old = json.load(f)
-            if old.get("spec") != os.path.abspath(opts.spec):
-                raise TrainingError(f"{opts.out} holds a search of {old.get('spec')}, not of {opts.spec}")
-    elif opts.resume:
-        raise TrainingError(f"--resume: {opts.out} holds no search to resume")
-    os.makedirs(opts.out, exist_ok=True)
+
+    def check_resume(old):
+        if old.get("spec") != os.path.abspath(opts.spec):
+            raise TrainingError(f"{opts.out} holds a search of {old.get('spec')}, not of {opts.spec}")
+
+    prepare_folder(opts.out, marker=STATE_FILE, what="search", overwrite=opts.overwrite, resume=opts.resume,
+                   check_resume=check_resume, resume_needs_one=True,
+                   ours=lambda name: not (name.startswith("worker-") or name == "trials"))
+    state = os.path.join(opts.out, STATE_FILE)
     write_json(state, {"spec": os.path.abspath(opts.spec), "tuner": opts.tuner, "max_trials": opts.max_trials,
                        "epochs": opts.epochs, "data": opts.data, "seed": opts.seed})
 
@@ -212,6 +202,7 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
             tuner.search(verbose=0)
     finally:
         runner.close()
+        unlock(opts.out)
     if opts.role == "worker":
         echo(f"worker {os.environ['KERASTUNER_TUNER_ID']}: done")
         return {}

@@ -2,7 +2,7 @@
 
 :func:`run_job` is the body of a trial process: it moves into the search's working directory and
 environment, sends everything the trial prints to the trial's log, trains the candidate with
-``builders.training.run.train`` and writes the result as JSON to the job's ``result`` path.  The
+``builders.training.train.train`` and writes the result as JSON to the job's ``result`` path.  The
 process is forked from a server that has imported TensorFlow already (:mod:`builders.search.forkserver`),
 so each trial gets a fresh process, whose memory is returned when it ends, without paying the import.
 """
@@ -33,7 +33,7 @@ def run_job(job: dict):
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    from builders.training.run import TrainOptions, train  # already imported by the fork server
+    from builders.training.train import TrainOptions, train  # already imported by the fork server
 
     try:
         metrics = train(TrainOptions(**job["options"]), echo=lambda *a, **k: print(*a, **k, flush=True))

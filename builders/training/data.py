@@ -86,6 +86,16 @@ def is_kept(source: str) -> bool:
     return any(key[0] == _kept_key(source, 0, 0)[0] for key in _KEPT)
 
 
+def resolve_data_path(data, spec):
+    """A relative data path in a spec is relative to the spec's folder when it exists there."""
+    if data == "digits" or data.startswith("keras:") or os.path.isabs(data):
+        return data
+    beside = os.path.join(os.path.dirname(os.path.abspath(spec)), data)
+    if not os.path.exists(data) and (os.path.exists(beside) or is_kept(beside)):  # kept: held by the fork server
+        return beside
+    return data
+
+
 def load_data(source: str, *, validation_split: float = DEFAULTS["validation_split"],
               test_split: float = DEFAULTS["test_split"]) -> Data:
     """Load ``source`` (digits | folder | .npz | keras:NAME) and split it into train/val/test."""
@@ -123,7 +133,7 @@ def _keras_dataset(name, validation_split):
         raise TrainingError(f"unknown Keras dataset {name!r}; one of {', '.join(DATA_KERAS)}")
     import socket
 
-    from builders.training.run import quiet_native_stderr
+    from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():  # TensorFlow's C++ start-up chatter
         import keras

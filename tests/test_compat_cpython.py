@@ -1,4 +1,4 @@
-"""call_with_stack_room: a loop of calls never maps and unmaps a frame-stack chunk per call, whatever the
+"""builders.compat.cpython_internals: a loop of calls never maps and unmaps a frame-stack chunk per call, whatever the
 depth of its caller (python/cpython#142183).  Measured in page faults, which are counted exactly: a call
 that gets a fresh chunk touches a freshly mapped page."""
 
@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from builders.training.stack_room import call_with_stack_room, with_stack_room
+from builders.compat import UntestedVersion
+from builders.compat import cpython_internals
+from builders.compat.cpython_internals import call_with_stack_room, with_stack_room
 
 CALLS = 5000
 DEPTHS = range(400)  # a few hundred small frames cross several 16 KiB chunk boundaries
@@ -57,3 +59,18 @@ def test_with_stack_room_is_a_transparent_decorator():
     assert f.__name__ == "f" and f.__doc__ == "Doc."
     with pytest.raises(ValueError, match="no a"):
         f(None)
+
+
+def test_the_running_interpreter_is_a_tested_one():
+    assert sys.version_info[:2] < cpython_internals.TESTED[1]
+    expect_trick = sys.implementation.name == "cpython" and sys.version_info[:2] >= cpython_internals.TESTED[0]
+    assert (cpython_internals._call_in_chunk is not cpython_internals._call) == expect_trick
+
+
+def test_an_untested_cpython_stops_with_a_clear_message(monkeypatch):
+    monkeypatch.delenv("ARCHSPEC_ALLOW_UNTESTED", raising=False)
+    monkeypatch.setattr(sys, "version_info", (3, 99, 0))
+    with pytest.raises(UntestedVersion, match=r"CPython 3\.99 is running.*tested with CPython 3\.11 to 3\.13"):
+        cpython_internals._chunked_frame_stack()
+    monkeypatch.setenv("ARCHSPEC_ALLOW_UNTESTED", "1")
+    assert cpython_internals._chunked_frame_stack() is False
