@@ -13,9 +13,14 @@ Inside ``${...}`` bare names are variables; outside they are not allowed
 (only ``true``, ``false``, ``null``, ``and``, ``or``, ``not``, ``if``,
 ``else``), which keeps templates like ``block-${i}`` from parsing as a
 subtraction.  Operators: ``+ - * / // % **``, comparisons, ``and or not``,
-``x if c else y``, parentheses, list literals ``[a, b]``.  There are no
-calls, no attribute access and no indexing; the parser is our own (no
-``eval``) and its work is bounded by the length of the text.
+``x if c else y``, parentheses, list literals ``[a, b]``, and calls of a
+fixed set of functions (:data:`FUNCTIONS`): ``round(x)`` (Python's: halves to
+even), ``ceil``, ``floor``, ``int`` (towards zero), ``abs``, ``min``, ``max``
+and ``make_divisible(v, divisor=8, min_value=divisor)``, the rounding of channel
+counts that MobileNet and EfficientNet use (to the nearest multiple of
+``divisor``, never below ``min_value`` nor more than 10 % below ``v``).  There is
+no attribute access and no indexing; the parser is our own (no ``eval``) and its
+work is bounded by the length of the text.
 """
 
 from __future__ import annotations
@@ -200,9 +205,58 @@ class _Parser:
             if self.braces == 0:
                 raise ExprError(f'bare name "{value}" outside ${{...}}', pos)
             if self.at("("):
-                raise ExprError(f'"{value}(...)": function calls are not allowed in expressions', pos)
+                return self.call(value, pos)
             return ("var", value, pos)
         raise ExprError(f'unexpected "{value or "end of text"}"', pos)
+
+
+    def call(self, name, pos):
+        if name not in FUNCTIONS:
+            raise ExprError(f'"{name}(...)" is not a function of the expression language; '
+                            f'the functions are {", ".join(sorted(FUNCTIONS))}', pos)
+        self.take("(")
+        args = []
+        if not self.at(")"):
+            args.append(self.expr())
+            while self.at(","):
+                self.take()
+                args.append(self.expr())
+        self.take(")")
+        return ("call", name, args, pos)
+
+
+def _make_divisible(v, divisor=8, min_value=None):
+    """Keras' MobileNet ``_depth`` / EfficientNet ``round_filters`` rounding."""
+    if divisor <= 0:
+        raise ExprError(f"make_divisible: divisor must be positive, got {divisor!r}")
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * v else rounded)
+
+
+# name: (function, least and most arguments)
+FUNCTIONS = {
+    "round": (round, 1, 1),
+    "ceil": (math.ceil, 1, 1),
+    "floor": (math.floor, 1, 1),
+    "int": (int, 1, 1),
+    "abs": (abs, 1, 1),
+    "min": (min, 2, 16),
+    "max": (max, 2, 16),
+    "make_divisible": (_make_divisible, 1, 3),
+}
+
+
+def _call(name, args, pos):
+    fn, least, most = FUNCTIONS[name]
+    if not least <= len(args) <= most:
+        count = str(least) if least == most else f"{least} to {most}"
+        raise ExprError(f"{name}() takes {count} argument(s), got {len(args)}", pos)
+    if not all(_num(a) for a in args):
+        raise ExprError(f"{name}() needs numbers, got {', '.join(repr(a) for a in args)}", pos)
+    if name in ("round", "ceil", "floor", "int") and isinstance(args[0], float) and abs(args[0]) > MAX_MAGNITUDE:
+        raise ExprError("value too large", pos)
+    return _check(fn(*args), pos)
 
 
 def _check(value, pos):
@@ -234,6 +288,8 @@ def _evaluate(node, env):
         return env[name]
     if tag == "list":
         return [_evaluate(n, env) for n in node[1]]
+    if tag == "call":
+        return _call(node[1], [_evaluate(n, env) for n in node[2]], node[3])
     if tag == "neg":
         v = _evaluate(node[1], env)
         if not _num(v):

@@ -315,6 +315,49 @@ def test_expression_errors_point_at_the_value(write_spec):
     assert 'e.yaml:5:23: conv2d_1: in "${widht} * 2": undefined variable "widht"' in str(e.value)
 
 
+@pytest.mark.parametrize("text, value", [
+    ("${round(2.5)}", 2), ("${round(3.5)}", 4), ("${ceil(1.2 * 3)}", 4), ("${floor(7 / 2)}", 3),
+    ("${int(-2.7)}", -2), ("${abs(-3)}", 3), ("${min(4, 2, 9)}", 2), ("${max(1, 8 // 3)}", 2),
+    # EfficientNet's round_filters and MobileNet's _depth: B3's stem (32 × 1.2), B4's (32 × 1.4), MobileNetV3-0.75
+    ("${make_divisible(32 * 1.2)}", 40), ("${make_divisible(32 * 1.4)}", 48), ("${make_divisible(16 * 0.75)}", 16),
+    ("${make_divisible(1280 * 1.8)}", 2304), ("${make_divisible(35, 8)}", 32),
+    ("${make_divisible(10, 8, 1)}", 16), ("${make_divisible(11, 16)}", 16),
+    ("conv${int(2.9)}", "conv2"),
+])
+def test_expression_functions(text, value):
+    assert evaluate(text, {}) == value
+
+
+@pytest.mark.parametrize("text, message", [
+    ("${eval(1)}", '"eval(...)" is not a function of the expression language; the functions are abs, ceil'),
+    ("${min(1)}", "min() takes 2 to 16 argument(s), got 1"),
+    ("${round(1, 2)}", "round() takes 1 argument(s), got 2"),
+    ("${ceil('a')}", "ceil() needs numbers"),
+    ("${ceil([1])}", "ceil() needs numbers"),
+    ("${make_divisible(8, 0)}", "divisor must be positive"),
+    ("${ceil(1e300 * 1e300)}", "finite number"),
+])
+def test_expression_function_errors(text, message):
+    with pytest.raises(ExprError) as e:
+        evaluate(text, {})
+    assert message in e.value.message
+
+
+def test_compound_scaling_in_a_spec(write_spec):
+    a = check(write_spec("""
+        spec_version: 1
+        variables: {width: 1.4, depth: 1.8}
+        layers:
+          - input: {shape: [32, 32, 3]}
+          - conv2d: {id: stem, filters: "${make_divisible(32 * width)}", kernel: 3}
+          - conv2d: {id: wide, repeat: "${ceil(2 * depth)}", filters: "${max(16, make_divisible(24 * width))}",
+                     kernel: 1}
+    """))
+    assert a.nodes["stem"].shape[-1] == 48
+    widened = [n for n in a.nodes if n.startswith("wide")]
+    assert len(widened) == 4 and a.nodes[widened[-1]].shape[-1] == 32
+
+
 # 7. extends
 
 def test_extends_vgg16_for_cifar10(write_spec):
