@@ -163,9 +163,10 @@ def _merge_message(node, in_infos, graph, detail):
     for info in in_infos:
         src = graph.nodes[info.path]
         parts.append(f"{info.path} gives {K.fmt_shape(info.shape)} (defined at {src.loc})")
-    what = ("concatenation needs equal sizes on every axis but the concatenated one" if node.kind == "concat"
-            else f"{node.kind} needs inputs of the same shape")
-    return f"{what}: " + "; ".join(parts)
+    if node.kind == "concat":
+        return "concatenation needs equal sizes on every axis but the concatenated one: " + "; ".join(parts)
+    return (f"{node.kind} needs inputs of the same shape: " + "; ".join(parts) + ". Shapes may also broadcast: "
+            "aligned from the right, each axis equal or 1, as in NumPy and Keras (56×56×32 with 1×1×32 or 32)")
 
 
 def check(spec, choices=None, overrides=None) -> Analysis:

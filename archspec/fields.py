@@ -89,6 +89,13 @@ def as_padding(v):
     return [[h, h], [w, w]]
 
 
+def as_border(v):
+    """Rows and columns added or removed at each side: k, [h, w] or [[top, bottom], [left, right]]."""
+    if isinstance(v, str):
+        raise FieldError(f"expected an integer, [h, w] or [[top, bottom], [left, right]], got \"{v}\"")
+    return as_padding(v)
+
+
 def as_shape(v):
     if not isinstance(v, (list, tuple)) or not v:
         raise FieldError(f"expected a shape such as [224, 224, 3], got {v!r}")
@@ -267,6 +274,34 @@ def f_padding(name="padding", default="valid", doc=""):
     js = {"anyOf": [{"enum": ["same", "valid"]}, PAIR_JSON,
                     {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
     return Field(name, as_padding, default, doc or "same, valid, or explicit zero padding", js)
+
+
+def f_border(name, default=REQUIRED, doc=""):
+    js = {"anyOf": [PAIR_JSON, {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
+    return Field(name, as_border, default, doc or "k, [h, w] or [[top, bottom], [left, right]]", js)
+
+
+def f_target_shape(name, doc=""):
+    """A shape whose one entry may be -1 (inferred), as Keras' Reshape takes it."""
+    def coerce(v):
+        if not isinstance(v, (list, tuple)) or not v:
+            raise FieldError(f"expected a shape such as [7, 7, 64] (one entry may be -1), got {v!r}")
+        out = [as_int(x, -1) for x in v]
+        if 0 in out or out.count(-1) > 1 or any(x < -1 for x in out):
+            raise FieldError(f"expected positive sizes with at most one -1 (inferred), got {v!r}")
+        return out
+    return Field(name, coerce, REQUIRED, doc, {"type": "array", "items": {"type": "integer", "minimum": -1},
+                                                "minItems": 1})
+
+
+def f_floats(name, default=REQUIRED, doc=""):
+    """A number or a list of numbers (one per channel)."""
+    def coerce(v):
+        if isinstance(v, (list, tuple)) and v:
+            return [as_float(x) for x in v]
+        return as_float(v)
+    js = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]}
+    return Field(name, coerce, default, doc, js)
 
 
 def f_shape(name, default=REQUIRED, doc=""):

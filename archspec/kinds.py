@@ -9,8 +9,12 @@ The per-axis arithmetic of convolutions and pooling (Keras/TensorFlow rules) is 
 ``archspec.geometry``.
 
 MACs (multiply-accumulates) count the multiplications of convolutions and
-dense layers only; bias additions, batch norm, activations, pooling, LRN,
-merges and padding are not counted.
+dense layers only; bias additions, batch and layer norm, activations, pooling,
+LRN, rescaling, merges, padding and cropping are not counted.
+
+Element-wise merges (``add``, ``multiply``, ``average``, ``maximum``) broadcast as
+Keras does: the shapes are aligned from the right and each axis is equal or 1
+(``56×56×32`` with ``1×1×32`` or with ``32``).
 
 A plugin adds a kind with :func:`register_kind` (and, to build it, a builder
 with ``builders.keras_model.register_builder``).
@@ -24,8 +28,8 @@ from dataclasses import dataclass
 from . import geometry, lrn_conventions
 from .errors import did_you_mean
 # the field constructors stay importable from here: plugins declare their kinds' fields with them
-from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_enum, f_float, f_int,  # noqa: F401
-                     f_padding, f_pair, f_shape)
+from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_border, f_enum,  # noqa: F401
+                     f_float, f_floats, f_int, f_padding, f_pair, f_shape, f_target_shape)
 
 ACTIVATIONS = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu",
@@ -375,15 +379,23 @@ class ZeroPadKind(Kind):
         return f"zeropad {t}" if len({t, b, l, r}) == 1 else f"zeropad {t},{b},{l},{r}"
 
 
+def broadcast(shapes):
+    """The shape of an element-wise operation on ``shapes`` (NumPy and Keras rules), or ShapeError."""
+    rank = max(len(s) for s in shapes)
+    out = [1] * rank
+    for shape in shapes:
+        for i, d in enumerate(shape, start=rank - len(shape)):
+            if d != 1 and out[i] not in (1, d):
+                raise ShapeError("merged shapes do not broadcast")  # the analyser names the nodes
+            out[i] = d if d != 1 else out[i]
+    return out
+
+
 class MergeKind(Kind):
     commutative = True  # add, multiply, average, maximum; concat is a ConcatKind: its order is the channel order
 
     def output_shape(self, a, shapes):
-        first = shapes[0]
-        for s in shapes[1:]:
-            if s != first:
-                raise ShapeError("merged shapes differ")  # the analyser names the nodes
-        return list(first)
+        return broadcast(shapes)
 
 
 class ConcatKind(Kind):
@@ -398,6 +410,71 @@ class ConcatKind(Kind):
         out = list(shapes[0])
         out[axis] = sum(s[axis] for s in shapes)
         return out
+
+
+class LayerNormKind(Kind):
+    def output_shape(self, a, shapes):
+        _axis(a["axis"], shapes[0])
+        return list(shapes[0])
+
+    def params(self, a, shapes, out):
+        size = shapes[0][_axis(a["axis"], shapes[0])]
+        return size * (int(a["scale"]) + int(a["center"])), 0
+
+    def label(self, a):
+        return "layernorm"
+
+
+def _axis(axis, shape):
+    """A non-negative axis index (without the batch axis) or ShapeError."""
+    index = axis if axis >= 0 else len(shape) + axis
+    if not 0 <= index < len(shape):
+        raise ShapeError(f"axis {axis} is out of range for a rank-{len(shape)} input {fmt_shape(shape)}")
+    return index
+
+
+class RescalingKind(Kind):
+    def output_shape(self, a, shapes):
+        for name in ("scale", "offset"):
+            if isinstance(a[name], list) and len(a[name]) not in (1, shapes[0][-1]):
+                raise ShapeError(f"{name} has {len(a[name])} values for {shapes[0][-1]} channels; give one "
+                                 "number or one per channel")
+        return list(shapes[0])
+
+    def label(self, a):
+        return "rescale"
+
+
+class CroppingKind(Kind):
+    def output_shape(self, a, shapes):
+        h, w, c = _need_rank(shapes, 3, "cropping2d")
+        (t, b), (l, r) = a["cropping"]
+        if t + b >= h or l + r >= w:
+            raise ShapeError(f"cropping {t}+{b} rows and {l}+{r} columns leaves nothing of the "
+                             f"{fmt_shape(shapes[0])} input; crop less than {h} rows and {w} columns")
+        return [h - t - b, w - l - r, c]
+
+    def label(self, a):
+        (t, b), (l, r) = a["cropping"]
+        return f"crop {t}" if len({t, b, l, r}) == 1 else f"crop {t},{b},{l},{r}"
+
+
+class ReshapeKind(Kind):
+    def output_shape(self, a, shapes):
+        target, elements = list(a["target_shape"]), math.prod(shapes[0])
+        known = math.prod(d for d in target if d != -1)
+        if -1 in target:
+            if elements % known:
+                raise ShapeError(f"cannot infer the -1 of {target}: {elements:,} values of "
+                                 f"{fmt_shape(shapes[0])} are not a multiple of {known:,}")
+            target[target.index(-1)] = elements // known
+        elif known != elements:
+            raise ShapeError(f"target shape {fmt_shape(target)} holds {known:,} values but the input "
+                             f"{fmt_shape(shapes[0])} has {elements:,}; the products must be equal")
+        return target
+
+    def label(self, a):
+        return "reshape " + fmt_shape(a["target_shape"])
 
 
 class ActivationKind(Kind):
@@ -502,13 +579,26 @@ for _kind in (
                    (f_enum("fn", ACTIVATIONS), f_float("negative_slope", 0.2, 0.0)), "activation",
                    shorthand="fn"),
     FlattenKind("flatten", "Flatten to a vector.", (), "shape"),
-    ZeroPadKind("zero_padding2d", "Pad H and W with zeros.", (f_padding("padding", 1),), "shape",
+    ZeroPadKind("zero_padding2d", "Pad H and W with zeros.", (f_border("padding", 1),), "shape",
                 shorthand="padding", aliases=("zeropad",)),
+    CroppingKind("cropping2d", "Remove rows and columns at the borders of H and W.", (f_border("cropping"),),
+                 "shape", shorthand="cropping", aliases=("crop",)),
+    ReshapeKind("reshape", "Reshape each sample to a static shape (one entry may be -1); the element count "
+                "must not change.", (f_target_shape("target_shape", "e.g. [7, 7, 64] or [-1, 64]"),), "shape",
+                shorthand="target_shape"),
+    LayerNormKind("layer_norm", "Layer normalization (Ba et al., 2016) over one axis, with a learned scale "
+                  "(gamma) and offset (beta) per entry of that axis.",
+                  (f_int("axis", -1, None), f_float("epsilon", 1e-3, 0.0), f_bool("center", True),
+                   f_bool("scale", True)), "norm", aliases=("layernorm", "layer_normalization")),
+    RescalingKind("rescaling", "x * scale + offset, e.g. scale: 1/255 for images in [0, 255]; a number or one "
+                  "per channel; no parameters.", (f_floats("scale"), f_floats("offset", 0.0)), "preprocessing",
+                  shorthand="scale"),
     Kind("identity", "Passes its input through.", (), "shape"),
-    MergeKind("add", "Element-wise sum of its inputs (same shapes).", (), "merge", 2, None),
-    MergeKind("multiply", "Element-wise product of its inputs (same shapes).", (), "merge", 2, None),
-    MergeKind("average", "Element-wise mean of its inputs (same shapes).", (), "merge", 2, None),
-    MergeKind("maximum", "Element-wise maximum of its inputs (same shapes).", (), "merge", 2, None),
+    MergeKind("add", "Element-wise sum of its inputs (shapes broadcast).", (), "merge", 2, None),
+    MergeKind("multiply", "Element-wise product of its inputs (shapes broadcast: squeeze-and-excitation's "
+              "H×W×C × 1×1×C).", (), "merge", 2, None),
+    MergeKind("average", "Element-wise mean of its inputs (shapes broadcast).", (), "merge", 2, None),
+    MergeKind("maximum", "Element-wise maximum of its inputs (shapes broadcast).", (), "merge", 2, None),
     ConcatKind("concat", "Concatenation along an axis (default: channels).", (f_int("axis", -1, None),),
                "merge", 2, None, aliases=("concatenate",)),
 ):

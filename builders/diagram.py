@@ -38,6 +38,7 @@ CATEGORY_COLOURS = {
     "merge": "#FFD84D",
     "shape": "#D0D0D0",
     "regularization": "#8FD6D6",
+    "preprocessing": "#F5DEB3",
     "other": "#FFFFFF",
 }
 CATEGORY_NAMES = {
@@ -48,8 +49,9 @@ CATEGORY_NAMES = {
     "norm": "normalization",
     "activation": "activation",
     "merge": "merge (add, concat)",
-    "shape": "reshape, padding",
+    "shape": "reshape, padding, cropping",
     "regularization": "dropout",
+    "preprocessing": "preprocessing (rescaling)",
     "other": "other",
 }
 BLOCK_COLOUR = "#FFF4C2"

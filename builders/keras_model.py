@@ -286,6 +286,25 @@ def _zero_padding(node, inputs, ctx):
     return keras.layers.ZeroPadding2D(padding=tuple(tuple(p) for p in node.attrs["padding"]), **ctx.kw)(inputs[0])
 
 
+def _cropping(node, inputs, ctx):
+    return keras.layers.Cropping2D(cropping=tuple(tuple(p) for p in node.attrs["cropping"]), **ctx.kw)(inputs[0])
+
+
+def _reshape(node, inputs, ctx):
+    return keras.layers.Reshape(tuple(node.attrs["target_shape"]), **ctx.kw)(inputs[0])
+
+
+def _layer_norm(node, inputs, ctx):
+    a = node.attrs
+    axis = a["axis"] + 1 if a["axis"] >= 0 else a["axis"]  # the IR counts axes without the batch axis
+    return keras.layers.LayerNormalization(axis=axis, epsilon=a["epsilon"], center=a["center"], scale=a["scale"],
+                                           **ctx.kw)(inputs[0])
+
+
+def _rescaling(node, inputs, ctx):
+    return keras.layers.Rescaling(scale=node.attrs["scale"], offset=node.attrs["offset"], **ctx.kw)(inputs[0])
+
+
 def _merge(layer_cls):
     def build(node, inputs, ctx):
         return layer_cls(**ctx.kw)(list(inputs))
@@ -314,6 +333,10 @@ for _name, _fn in {
     "activation": _activation,
     "flatten": _simple(keras.layers.Flatten),
     "zero_padding2d": _zero_padding,
+    "cropping2d": _cropping,
+    "reshape": _reshape,
+    "layer_norm": _layer_norm,
+    "rescaling": _rescaling,
     "identity": _simple(keras.layers.Identity),
     "add": _merge(keras.layers.Add),
     "multiply": _merge(keras.layers.Multiply),

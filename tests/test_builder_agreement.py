@@ -23,7 +23,8 @@ BIG = {"alexnet", "zfnet", "vgg16"}  # 60M+ parameters
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
-    "zero_padding2d", "identity", "add", "multiply", "average", "maximum", "concat"}
+    "zero_padding2d", "identity", "add", "multiply", "average", "maximum", "concat", "cropping2d", "reshape",
+    "layer_norm", "rescaling"}
 SPEC_FILES = sorted(f[:-5] for f in os.listdir(SPECS) if f.endswith(".yaml"))
 
 
@@ -96,10 +97,19 @@ layers:
   - concat: {id: cat, inputs: [sum, extra]}
   - concat: {id: cat_h, inputs: [cat, cat], axis: 0}
   - zero_padding2d: {id: zp, padding: [[0, 1], [2, 0]]}
+  - cropping2d: {id: crop, cropping: [[1, 0], [0, 2]]}
+  - zero_padding2d: {id: zp2, padding: [[1, 0], [0, 2]]}
   - max_pool2d: {id: mp, pool: 3, strides: [2, 1], padding: [[1, 1], [0, 2]]}
   - avg_pool2d: {id: ap, pool: 2, padding: same}
   - avg_pool2d: {id: ap_pad, pool: 3, strides: 1, padding: 1}
   - identity: {id: ident}
+  - layer_norm: {id: ln, epsilon: 1.0e-6}
+  - layer_norm: {id: ln_h, axis: 0, center: false}
+  - rescaling: {id: rescale, scale: 0.5, offset: -1}
+  - global_avg_pool2d: {id: squeeze, keepdims: true}
+  - multiply: {id: excite, inputs: [rescale, squeeze]}
+  - global_max_pool2d: {id: vec}
+  - add: {id: bcast, inputs: [excite, vec]}
   - dropout: {id: drop, rate: 0.25}
   - global_max_pool2d: {id: gmp_keep, keepdims: true}
   - dense: {id: dense3d, units: 7, activation: gelu}
@@ -108,6 +118,7 @@ layers:
   - global_avg_pool2d: {id: gap, inputs: ident}
   - dense: {id: aux, units: 3, use_bias: false, activation: log_softmax}
   - global_max_pool2d: {id: gmp, inputs: extra}
+  - reshape: {id: grid, target_shape: ["${2 * 2}", -1]}
   - activation: {id: aux2, fn: mish}
 outputs:
   - {node: main, name: label}
@@ -136,7 +147,7 @@ def test_every_kind_agrees(write_spec):
     rng = np.random.default_rng(0)
     out = model([rng.standard_normal((2, 20, 18, 6)).astype("float32"),
                  rng.standard_normal((2, 10, 9, 16)).astype("float32")])
-    assert [tuple(o.shape) for o in out] == [(2, 5), (2, 3), (2, 16)]
+    assert [tuple(o.shape) for o in out] == [(2, 5), (2, 3), (2, 4, 4)]
     assert np.allclose(np.sum(np.asarray(out[0]), axis=1), 1.0, atol=1e-5)
 
 
@@ -295,3 +306,19 @@ def test_resnet50_equals_keras_applications():
     scale = float(np.max(np.abs(feats[1])))
     np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-7)
+
+
+def test_broadcast_merges_compute_what_numpy_does(write_spec):
+    graph = resolve(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {id: x, shape: [5, 4, 3]}
+          - global_avg_pool2d: {id: squeeze, keepdims: true}
+          - multiply: {id: excite, inputs: [x, squeeze]}
+          - global_max_pool2d: {id: vector, inputs: x}
+          - add: {id: out, inputs: [excite, vector]}
+    """))
+    model = assert_agrees(graph)
+    x = np.random.default_rng(0).standard_normal((2, 5, 4, 3)).astype("float32")
+    expected = x * x.mean(axis=(1, 2), keepdims=True) + x.max(axis=(1, 2))[:, None, None, :]
+    assert np.allclose(np.asarray(model(x)), expected, atol=1e-6)

@@ -124,7 +124,38 @@ def test_border_warning_for_valid_stride(write_spec):
     ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {id: a, units: 2}}, {dense: {id: a, units: 2}}]\n",
      'the id "a" is already used in this scope'),
     ("spec_version: 1\nlayers:\n  - input: {shape: [4]}\n  - {dense: {units: 2}, dropout: 0.5}\n", "a layer mapping has one key"),
+    ("spec_version: 1\nlayers:\n  - input: {id: x, shape: [14, 14, 32]}\n  - max_pool2d: 2\n"
+     "  - add: {inputs: [x, max_pool2d_1]}\n",
+     "Shapes may also broadcast: aligned from the right, each axis equal or 1"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 32]}\n  - reshape: [5, 5]\n",
+     "target shape 5×5 holds 25 values but the input 14×14×32 has 6,272; the products must be equal"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 32]}\n  - reshape: [-1, 5]\n",
+     "cannot infer the -1 of [-1, 5]"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 32]}\n  - reshape: [-1, -1]\n",
+     "at most one -1"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 32]}\n  - cropping2d: 7\n",
+     "leaves nothing of the 14×14×32 input"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 32]}\n  - zero_padding2d: same\n",
+     'expected an integer, [h, w] or [[top, bottom], [left, right]], got "same"'),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 3]}\n  - rescaling: {scale: [1, 2]}\n",
+     "scale has 2 values for 3 channels"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [14, 14, 3]}\n  - layer_norm: {axis: 3}\n",
+     "axis 3 is out of range for a rank-3 input"),
 ])
 def test_messages(write_spec, text, message):
     errs = errors_of(write_spec(text))
     assert any(message in e for e in errs), errs
+
+
+def test_merges_broadcast_as_keras_does(write_spec):
+    a = check(write_spec("""
+        spec_version: 1
+        layers:
+          - input: {id: x, shape: [14, 14, 32]}
+          - global_avg_pool2d: {id: squeeze, keepdims: true}
+          - multiply: {id: excite, inputs: [x, squeeze]}
+          - global_avg_pool2d: {id: vector}
+          - add: {id: channels, inputs: [excite, vector]}
+          - maximum: {id: both, inputs: [vector, channels, squeeze]}
+    """))
+    assert a.nodes["excite"].shape == a.nodes["channels"].shape == a.nodes["both"].shape == [14, 14, 32]
