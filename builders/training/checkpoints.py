@@ -2,8 +2,9 @@
 
 The state (weights and optimizer state, ``model.save_weights``) is written after every epoch and, with
 ``training.checkpoint_steps``, every that many steps too.  Each save is crash-safe: it is written beside the
-current one and renamed into place, the one before it kept as ``.bkp``, so a ``kill -9`` at any moment leaves a
-complete checkpoint; a newest one that does not load falls back to the ``.bkp``.  A non-finite loss is never
+current one and renamed into place, the one before it kept as ``.bkp``; the metadata names the SHA-256 of its
+weights, so a ``kill -9`` at any moment (between two renames too) leaves a complete, matching pair; a newest one
+that does not load falls back to the ``.bkp``.  A non-finite loss is never
 checkpointed.  Resuming loads the newest that loads (:meth:`Checkpoint.restore`) and continues with
 ``fit(initial_epoch=...)``: an epoch interrupted after a step checkpoint is run again from its start, with the
 weights of that step.
@@ -72,16 +73,11 @@ class Checkpoint(keras.callbacks.Callback):
         Raises CheckpointError when there are checkpoints and none of them loads.
         """
         errors = []
-        for suffix in ("", PREVIOUS):
-            weights = os.path.join(self.load_dir, WEIGHTS + suffix)
-            meta = os.path.join(self.load_dir, METADATA + suffix)
-            if not (os.path.isfile(weights) and os.path.isfile(meta)):
-                continue  # none, or a save interrupted between its two renames
+        for weights, info in self._candidates(errors):
             try:
-                epoch = self._load(weights, meta)
-            except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError (shapes), KeyError, JSON errors
-                msg = str(e).strip().splitlines()[0][:240] if str(e).strip() else ""
-                errors.append(f"{os.path.basename(weights)}: {type(e).__name__}: {msg}")
+                epoch = self._load(weights, info)
+            except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError (shapes), KeyError
+                errors.append(f"{os.path.basename(weights)}: {type(e).__name__}: {_first_line(e)}")
                 continue
             if errors:
                 self.fallback = (f"the newest checkpoint in {self.load_dir} does not load ({errors[0]}); "
@@ -93,12 +89,36 @@ class Checkpoint(keras.callbacks.Callback):
                                   f"({'; '.join(errors)}); delete that folder to start over, or use --overwrite")
         return 0
 
-    def _load(self, weights, meta):
-        with open(meta, encoding="utf-8") as f:
-            info = json.load(f)
+    def _candidates(self, errors):
+        """(weights file, metadata) pairs, newest metadata first, each with the weights whose SHA-256 it names.
+
+        A save interrupted between its renames leaves a metadata file beside the other generation's weights
+        (``latest`` moved to ``.bkp`` but not yet its metadata): the hash pairs them again.
+        """
+        paths = [os.path.join(self.load_dir, WEIGHTS + suffix) for suffix in ("", PREVIOUS)]
+        for i, suffix in enumerate(("", PREVIOUS)):
+            meta = os.path.join(self.load_dir, METADATA + suffix)
+            if not os.path.isfile(meta):
+                continue
+            try:
+                with open(meta, encoding="utf-8") as f:
+                    info = json.load(f)
+                int(info["epoch"])
+            except Exception as e:  # noqa: BLE001 - OSError, JSON errors, a missing or odd epoch
+                errors.append(f"{os.path.basename(meta)}: {type(e).__name__}: {_first_line(e)}")
+                continue
+            own, other = paths[i], paths[1 - i]
+            if info.get("sha256") is None:
+                candidates = [own]  # written without a hash: only its own generation's weights
+            else:
+                candidates = [p for p in (own, other) if os.path.isfile(p) and sha256_of(p) == info["sha256"]]
+                if not candidates and os.path.isfile(own):
+                    errors.append(f"{os.path.basename(own)}: ValueError: its contents changed after it was "
+                                  "written (SHA-256 differs)")
+            yield from ((p, info) for p in candidates[:1] if os.path.isfile(p))
+
+    def _load(self, weights, info):
         epoch = int(info["epoch"])
-        if info.get("sha256") not in (None, sha256_of(weights)):
-            raise ValueError("its contents changed after it was written (SHA-256 differs)")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)  # so that its state loads too
         if weights.endswith(".weights.h5"):
@@ -142,6 +162,11 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         _refuse_non_finite(logs, epoch, None)
         self.save(epoch + 1, 0)
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0][:240] if text else ""
 
 
 def _refuse_non_finite(logs, epoch, batch):
