@@ -435,14 +435,49 @@ def _axis(axis, shape):
 
 class RescalingKind(Kind):
     def output_shape(self, a, shapes):
-        for name in ("scale", "offset"):
-            if isinstance(a[name], list) and len(a[name]) not in (1, shapes[0][-1]):
-                raise ShapeError(f"{name} has {len(a[name])} values for {shapes[0][-1]} channels; give one "
-                                 "number or one per channel")
+        _per_channel(a, ("scale", "offset"), shapes)
         return list(shapes[0])
 
     def label(self, a):
         return "rescale"
+
+
+def _per_channel(a, names, shapes):
+    for name in names:
+        if isinstance(a[name], list) and len(a[name]) not in (1, shapes[0][-1]):
+            raise ShapeError(f"{name} has {len(a[name])} values for {shapes[0][-1]} channels; give one "
+                             "number or one per channel")
+
+
+class NormalizationKind(Kind):
+    def validate(self, a):
+        if (a["mean"] is None) != (a["variance"] is None):
+            raise FieldError("give both mean and variance, or neither (then they are weights, set by "
+                             "init_from or copied from a trained model)")
+
+    def output_shape(self, a, shapes):
+        _per_channel(a, ("mean", "variance"), shapes)
+        return list(shapes[0])
+
+    def params(self, a, shapes, out):
+        # without constants Keras keeps mean and variance per channel and a scalar count as weights
+        return 0, (0 if a["mean"] is not None else 2 * shapes[0][-1] + 1)
+
+    def label(self, a):
+        return "normalize"
+
+
+class LayerScaleKind(Kind):
+    def params(self, a, shapes, out):
+        return shapes[0][-1], 0
+
+    def label(self, a):
+        return "layer scale"
+
+
+class DropPathKind(Kind):
+    def label(self, a):
+        return f"drop path {a['rate']:g}"
 
 
 class CroppingKind(Kind):
@@ -593,6 +628,16 @@ for _kind in (
     RescalingKind("rescaling", "x * scale + offset, e.g. scale: 1/255 for images in [0, 255]; a number or one "
                   "per channel; no parameters.", (f_floats("scale"), f_floats("offset", 0.0)), "preprocessing",
                   shorthand="scale"),
+    NormalizationKind("normalization", "(x - mean) / sqrt(variance) per channel (Keras' Normalization). With "
+                      "mean and variance given they are constants; without, they are non-trainable weights (2 per "
+                      "channel and a count, as Keras counts them) set by init_from or copied weights.",
+                      (f_floats("mean", None), f_floats("variance", None), f_bool("invert", False)), "preprocessing"),
+    LayerScaleKind("layer_scale", "A learned per-channel multiplier of the last axis (ConvNeXt, CaiT), "
+                   "initialised to init_value.", (f_float("init_value", 1e-6),), "norm", shorthand="init_value"),
+    DropPathKind("drop_path", "Stochastic depth: drops a residual branch for a random rate of the samples while "
+                 "training (scaling the others by 1/(1 - rate)); inactive at inference. Put it on the branch "
+                 "before the add.", (f_float("rate", minimum=0.0, maximum=0.999), f_int("seed", None, 0)),
+                 "regularization", shorthand="rate", aliases=("stochastic_depth",)),
     Kind("identity", "Passes its input through.", (), "shape"),
     MergeKind("add", "Element-wise sum of its inputs (shapes broadcast).", (), "merge", 2, None),
     MergeKind("multiply", "Element-wise product of its inputs (shapes broadcast: squeeze-and-excitation's "

@@ -305,6 +305,24 @@ def _rescaling(node, inputs, ctx):
     return keras.layers.Rescaling(scale=node.attrs["scale"], offset=node.attrs["offset"], **ctx.kw)(inputs[0])
 
 
+def _normalization(node, inputs, ctx):
+    a = node.attrs
+    return keras.layers.Normalization(mean=a["mean"], variance=a["variance"], invert=a["invert"],
+                                      **ctx.kw)(inputs[0])
+
+
+def _layer_scale(node, inputs, ctx):
+    from builders.layers.layer_scale import LayerScale
+
+    return LayerScale(node.attrs["init_value"], **ctx.kw)(inputs[0])
+
+
+def _drop_path(node, inputs, ctx):
+    from builders.layers.drop_path import DropPath
+
+    return DropPath(node.attrs["rate"], seed=node.attrs["seed"], **ctx.kw)(inputs[0])
+
+
 def _merge(layer_cls):
     def build(node, inputs, ctx):
         return layer_cls(**ctx.kw)(list(inputs))
@@ -337,6 +355,9 @@ for _name, _fn in {
     "reshape": _reshape,
     "layer_norm": _layer_norm,
     "rescaling": _rescaling,
+    "normalization": _normalization,
+    "layer_scale": _layer_scale,
+    "drop_path": _drop_path,
     "identity": _simple(keras.layers.Identity),
     "add": _merge(keras.layers.Add),
     "multiply": _merge(keras.layers.Multiply),

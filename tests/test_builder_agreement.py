@@ -24,7 +24,7 @@ BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
     "zero_padding2d", "identity", "add", "multiply", "average", "maximum", "concat", "cropping2d", "reshape",
-    "layer_norm", "rescaling"}
+    "layer_norm", "rescaling", "normalization", "layer_scale", "drop_path"}
 SPEC_FILES = sorted(f[:-5] for f in os.listdir(SPECS) if f.endswith(".yaml"))
 
 
@@ -105,9 +105,14 @@ layers:
   - identity: {id: ident}
   - layer_norm: {id: ln, epsilon: 1.0e-6}
   - layer_norm: {id: ln_h, axis: 0, center: false}
-  - rescaling: {id: rescale, scale: 0.5, offset: -1}
+  - rescaling: {id: rescale0, scale: 0.5, offset: -1}
+  - normalization: {id: norm_w}
+  - normalization: {id: rescale, mean: 0.5, variance: 2.0}
+  - layer_scale: {id: ls, inputs: ln_h, init_value: 0.1}
+  - drop_path: {id: dp, rate: 0.2, seed: 3}
+  - add: {id: res, inputs: [rescale, dp]}
   - global_avg_pool2d: {id: squeeze, keepdims: true}
-  - multiply: {id: excite, inputs: [rescale, squeeze]}
+  - multiply: {id: excite, inputs: [res, squeeze]}
   - global_max_pool2d: {id: vec}
   - add: {id: bcast, inputs: [excite, vec]}
   - dropout: {id: drop, rate: 0.25}

@@ -90,3 +90,54 @@ def test_same_outputs_gradients_and_gradient_check_on_jax(write_spec, tmp_path):
     # float64 check of the whole network; sigmoid gradients w.r.t. the input are ~1e-7, so their
     # relative error is round-off-limited (~1e-6): the SPEC threshold of `archspec gradcheck`
     assert got["gradcheck"] <= 1e-4
+
+
+MODERN_KINDS = """
+spec_version: 1
+layers:
+  - input: {shape: [12, 12, 3]}
+  - rescaling: {scale: 0.5, offset: -1}
+  - normalization: {mean: [0.1, 0.2, 0.3], variance: [1.0, 2.0, 4.0]}
+  - conv2d: {id: stem, filters: 8, kernel: 3, padding: same, activation: hard_swish}
+  - cropping2d: [[1, 0], [0, 1]]
+  - depthwise_conv2d: {id: dw, kernel: 7, padding: same}
+  - layer_norm: {epsilon: 1.0e-6}
+  - dense: {units: 8, activation: gelu}
+  - layer_scale: {init_value: 0.5}
+  - drop_path: {id: branch, rate: 0.3, seed: 1}
+  - global_avg_pool2d: {id: squeeze, keepdims: true, inputs: dw}
+  - conv2d: {id: gate, filters: 8, kernel: 1, activation: hard_sigmoid}
+  - multiply: {id: excite, inputs: [dw, gate]}
+  - add: {id: residual, inputs: [excite, branch]}
+  - reshape: [-1, 8]
+  - flatten
+  - dense: {units: 10, activation: softmax}
+"""
+
+
+@pytest.mark.slow
+def test_the_modern_kinds_give_the_same_outputs_on_jax(write_spec, tmp_path):
+    from archspec.analysis import check
+    from builders.keras_model import build_model
+
+    spec = write_spec(MODERN_KINDS)
+    model = build_model(check(spec).graph)
+    weights = [w + 0.01 * i for i, w in enumerate(model.get_weights())]  # gammas and biases not all 1 and 0
+    model.set_weights(weights)
+    np.savez(tmp_path / "w.npz", **{f"w{i}": w for i, w in enumerate(weights)})
+    x = np.random.default_rng(0).uniform(0, 4, (4, 12, 12, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    expected = np.asarray(model(x))
+    script = ("import sys, json, numpy as np, keras\n"
+              "assert keras.backend.backend() == 'jax'\n"
+              "from archspec.analysis import check\nfrom builders.keras_model import build_model\n"
+              "model = build_model(check(sys.argv[1]).graph)\nw = np.load(sys.argv[2])\n"
+              "model.set_weights([w[f'w{i}'] for i in range(len(w.files))])\n"
+              "print(json.dumps(np.asarray(model(np.load(sys.argv[3]))).tolist()))\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run([sys.executable, "-c", script, spec, str(tmp_path / "w.npz"), str(tmp_path / "x.npy")],
+                       capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    np.testing.assert_allclose(np.array(json.loads(r.stdout.strip().splitlines()[-1])), expected,
+                               rtol=1e-5, atol=1e-6)

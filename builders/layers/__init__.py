@@ -1,6 +1,8 @@
-"""Custom Keras layers used by archspec specs."""
+"""Custom Keras layers used by archspec specs, one per file, registered with Keras under the package "archspec"."""
 
+from builders.layers.drop_path import DropPath
 from builders.layers.explicit_conv2d import ExplicitConv2D
+from builders.layers.layer_scale import LayerScale
 from builders.layers.lrn import LocalResponseNormalization
 
-__all__ = ["ExplicitConv2D", "LocalResponseNormalization"]
+__all__ = ["DropPath", "ExplicitConv2D", "LayerScale", "LocalResponseNormalization"]
