@@ -104,7 +104,7 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
         try:
             shape = kind.output_shape(node.attrs, shapes)
         except K.ShapeError as e:
-            if node.kind in ("add", "multiply", "average", "maximum", "concat"):
+            if isinstance(e, K.MergeShapeError):
                 diag.error(node.loc, node.path, _merge_message(node, in_infos, graph, str(e)))
             else:
                 diag.error(node.loc, node.path, str(e))

@@ -197,7 +197,7 @@ def node_signatures(graph: Graph) -> dict:
     the node.
     """
     nodes = graph.nodes
-    ordered = {p: not getattr(K.KINDS.get(n.kind), "commutative", False) for p, n in nodes.items()}
+    ordered = {p: _order_matters(n) for p, n in nodes.items()}
     uses = {p: [] for p in nodes}  # input path -> [(consumer, input position or -1 where order is free)]
     for c, n in nodes.items():
         for position, i in enumerate(n.inputs):
@@ -211,6 +211,11 @@ def node_signatures(graph: Graph) -> dict:
     for p in reversed(list(nodes)):
         down[p] = _hash([label[p], sorted([down[c], position] for c, position in uses[p])])
     return {p: _hash([up[p], down[p]]) for p in nodes}
+
+
+def _order_matters(node):
+    kind = K.KINDS.get(node.kind)
+    return kind.order_matters(node.attrs) if kind is not None else True
 
 
 def _hash(obj):

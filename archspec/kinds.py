@@ -48,6 +48,10 @@ class ShapeError(ValueError):
     """A shape rule was violated; the message says what would be right."""
 
 
+class MergeShapeError(ShapeError):
+    """The inputs of a merge do not fit together; the analyser names them and their shapes."""
+
+
 # ---------------------------------------------------------------- layer value types
 
 
@@ -74,6 +78,12 @@ def _initializer(v):
                 as_float(x)
         return dict(v)
     raise FieldError(f"expected an initializer name or {{name: ..., stddev: ...}}, got {v!r}")
+
+
+def _scales(v):
+    if not isinstance(v, (list, tuple)) or len(v) < 2:
+        raise FieldError(f"expected a list of one number per input, such as [1, 0.17], got {v!r}")
+    return [as_float(x) for x in v]
 
 
 def f_activation(default="linear"):
@@ -168,6 +178,10 @@ class Kind:
 
     def field_map(self):
         return {f.name: f for f in self.fields}
+
+    def order_matters(self, attrs):
+        """Whether swapping two inputs changes the result (the graph hash keeps their order then)."""
+        return not self.commutative
 
     def validate(self, attrs):
         """Cross-field checks on coerced attributes; raise FieldError."""
@@ -386,7 +400,7 @@ def broadcast(shapes):
     for shape in shapes:
         for i, d in enumerate(shape, start=rank - len(shape)):
             if d != 1 and out[i] not in (1, d):
-                raise ShapeError("merged shapes do not broadcast")  # the analyser names the nodes
+                raise MergeShapeError("merged shapes do not broadcast")  # the analyser names the nodes
             out[i] = d if d != 1 else out[i]
     return out
 
@@ -394,8 +408,19 @@ def broadcast(shapes):
 class MergeKind(Kind):
     commutative = True  # add, multiply, average, maximum; concat is a ConcatKind: its order is the channel order
 
+    def order_matters(self, attrs):
+        return attrs.get("scales") is not None  # add's scales pair with the inputs in order
+
     def output_shape(self, a, shapes):
+        if a.get("scales") is not None and len(a["scales"]) != len(shapes):
+            raise ShapeError(f"scales has {len(a['scales'])} values for {len(shapes)} inputs; give one per input, "
+                             "in the order of inputs:")
         return broadcast(shapes)
+
+    def label(self, a):
+        if a.get("scales") is None:
+            return self.name
+        return " + ".join(f"{s:g}·x{i + 1}" if s != 1 else f"x{i + 1}" for i, s in enumerate(a["scales"]))
 
 
 class ConcatKind(Kind):
@@ -406,7 +431,7 @@ class ConcatKind(Kind):
             raise ShapeError(f"axis {a['axis']} is out of range for rank-{rank} inputs")
         for s in shapes[1:]:
             if len(s) != rank or any(s[i] != shapes[0][i] for i in range(rank) if i != axis):
-                raise ShapeError("concatenated shapes differ outside the concatenation axis")
+                raise MergeShapeError("concatenated shapes differ outside the concatenation axis")
         out = list(shapes[0])
         out[axis] = sum(s[axis] for s in shapes)
         return out
@@ -639,7 +664,10 @@ for _kind in (
                  "before the add.", (f_float("rate", minimum=0.0, maximum=0.999), f_int("seed", None, 0)),
                  "regularization", shorthand="rate", aliases=("stochastic_depth",)),
     Kind("identity", "Passes its input through.", (), "shape"),
-    MergeKind("add", "Element-wise sum of its inputs (shapes broadcast).", (), "merge", 2, None),
+    MergeKind("add", "Element-wise sum of its inputs (shapes broadcast); with scales, a weighted sum "
+              "(InceptionResNet's x + 0.17·r: scales: [1, 0.17]).",
+              (Field("scales", _scales, None, "one constant factor per input, in input order",
+                     {"type": "array", "items": {"type": "number"}, "minItems": 2}),), "merge", 2, None),
     MergeKind("multiply", "Element-wise product of its inputs (shapes broadcast: squeeze-and-excitation's "
               "H×W×C × 1×1×C).", (), "merge", 2, None),
     MergeKind("average", "Element-wise mean of its inputs (shapes broadcast).", (), "merge", 2, None),

@@ -330,6 +330,14 @@ def _merge(layer_cls):
     return build
 
 
+def _add(node, inputs, ctx):
+    if node.attrs.get("scales") is None:
+        return keras.layers.Add(**ctx.kw)(list(inputs))
+    from builders.layers.scaled_add import ScaledAdd
+
+    return ScaledAdd(node.attrs["scales"], **ctx.kw)(list(inputs))
+
+
 def _concat(node, inputs, ctx):
     axis = node.attrs["axis"]  # counted without the batch axis, as in the IR's shapes
     return keras.layers.Concatenate(axis=axis + 1 if axis >= 0 else axis, **ctx.kw)(list(inputs))
@@ -359,7 +367,7 @@ for _name, _fn in {
     "layer_scale": _layer_scale,
     "drop_path": _drop_path,
     "identity": _simple(keras.layers.Identity),
-    "add": _merge(keras.layers.Add),
+    "add": _add,
     "multiply": _merge(keras.layers.Multiply),
     "average": _merge(keras.layers.Average),
     "maximum": _merge(keras.layers.Maximum),

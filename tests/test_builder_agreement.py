@@ -115,6 +115,7 @@ layers:
   - multiply: {id: excite, inputs: [res, squeeze]}
   - global_max_pool2d: {id: vec}
   - add: {id: bcast, inputs: [excite, vec]}
+  - add: {id: scaled, inputs: [bcast, excite], scales: [1, 0.17]}
   - dropout: {id: drop, rate: 0.25}
   - global_max_pool2d: {id: gmp_keep, keepdims: true}
   - dense: {id: dense3d, units: 7, activation: gelu}
@@ -327,3 +328,22 @@ def test_broadcast_merges_compute_what_numpy_does(write_spec):
     x = np.random.default_rng(0).standard_normal((2, 5, 4, 3)).astype("float32")
     expected = x * x.mean(axis=(1, 2), keepdims=True) + x.max(axis=(1, 2))[:, None, None, :]
     assert np.allclose(np.asarray(model(x)), expected, atol=1e-6)
+
+
+def test_a_scaled_add_is_a_weighted_sum_in_input_order(write_spec):
+    spec = """
+        spec_version: 1
+        layers:
+          - input: {id: x, shape: [4, 4, 2]}
+          - conv2d: {id: r, filters: 2, kernel: 1}
+          - add: {id: out, inputs: [x, r], scales: %s}
+    """
+    graph = resolve(write_spec(spec % "[1, 0.17]"))
+    model = assert_agrees(graph)
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 2)).astype("float32")
+    r = np.asarray(node_layer(model, "r")(x))
+    assert np.allclose(np.asarray(model(x)), x + 0.17 * r, atol=1e-6)
+    swapped = resolve(write_spec(spec % "[0.17, 1]"))
+    assert swapped.hash() != graph.hash()  # the scales pair with the inputs in order
+    assert resolve(write_spec(spec.replace(", scales: %s", ""))).hash() == \
+        resolve(write_spec(spec.replace("inputs: [x, r], scales: %s", "inputs: [r, x]"))).hash()

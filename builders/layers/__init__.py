@@ -4,5 +4,6 @@ from builders.layers.drop_path import DropPath
 from builders.layers.explicit_conv2d import ExplicitConv2D
 from builders.layers.layer_scale import LayerScale
 from builders.layers.lrn import LocalResponseNormalization
+from builders.layers.scaled_add import ScaledAdd
 
-__all__ = ["DropPath", "ExplicitConv2D", "LayerScale", "LocalResponseNormalization"]
+__all__ = ["DropPath", "ExplicitConv2D", "LayerScale", "LocalResponseNormalization", "ScaledAdd"]
