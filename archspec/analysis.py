@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import kinds as K
-from .errors import Collector, SpecError
+from .errors import Collector, SpecError, collapse_repeats
 from .ir import Graph
 from .numbers import human_bytes
 
@@ -187,7 +187,7 @@ def check(spec, choices=None, overrides=None) -> Analysis:
         diagnostics = [*diagnostics, *e.diagnostics]
     result = analyse(graph, strict=False)
     errors_before = any(d.severity == "error" for d in diagnostics)
-    result.diagnostics = [*diagnostics, *result.diagnostics]
+    result.diagnostics = collapse_repeats([*diagnostics, *result.diagnostics])
     if errors_before or any(d.severity == "error" for d in result.diagnostics):
         raise SpecError(_by_position(result.diagnostics))
     return result

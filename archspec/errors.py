@@ -53,6 +53,24 @@ class SpecError(Exception):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
+def collapse_repeats(diagnostics, shown=3):
+    """One diagnostic per problem: the same message at the same place (a block's node in every iteration
+    of a ``repeat:``) is reported once, with the count and the first few node paths."""
+    groups = {}
+    for d in diagnostics:
+        groups.setdefault((d.loc, d.message, d.severity), []).append(d)
+    out = []
+    for (loc, message, severity), same in groups.items():
+        if len(same) == 1:
+            out.append(same[0])
+            continue
+        paths = [d.node for d in same if d.node]
+        more = f"; also {', '.join(paths[1:shown + 1])}" + (", …" if len(paths) > shown + 1 else "")
+        out.append(Diagnostic(loc, same[0].node, f"{message} (in {len(same)} places{more if paths[1:] else ''})",
+                              severity))
+    return out
+
+
 def fail(loc: Loc, node: str, message: str):
     raise SpecError(Diagnostic(loc or UNKNOWN, node, message))
 

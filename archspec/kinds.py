@@ -586,6 +586,39 @@ def all_names():
     return sorted(set(KINDS) | set(_ALIASES))
 
 
+# names other frameworks give to what archspec calls otherwise, or to what it does not have
+_KNOWN_AS = {
+    "linear": 'the kind is "dense"', "fully_connected": 'the kind is "dense"', "fully_connected_layer":
+    'the kind is "dense"', "batch_normalization": 'the kind is "batchnorm"', "batchnormalization":
+    'the kind is "batchnorm"', "layernormalization": 'the kind is "layer_norm"', "stochasticdepth":
+    'the kind is "drop_path"', "scale": 'the kind is "rescaling" (or "layer_scale" for a learned factor)',
+    "concatenate2d": 'the kind is "concat"', "sum": 'the kind is "add"', "mul": 'the kind is "multiply"',
+    "squeeze_excite": "squeeze-and-excitation is a block: a global_avg_pool2d with keepdims, two 1×1 conv2d "
+    "and a multiply with the block's input",
+    "lambda": "Lambda layers are not allowed (a spec is untrusted input); write the computation with kinds",
+    "group_norm": "archspec has no group normalization yet", "groupnorm": "archspec has no group normalization yet",
+    "instance_norm": "archspec has no instance normalization yet",
+    "upsampling2d": "archspec has no upsampling kind yet", "conv2d_transpose": "archspec has no transposed "
+    "convolution yet",
+}
+
+
+def suggest_kind(word, other_names=()):
+    """The did-you-mean text for an unknown kind: by meaning where the name is known, else by spelling."""
+    key = str(word).lower()
+    if key in _KNOWN_AS:
+        return f" ({_KNOWN_AS[key]})"
+    if key in ACTIVATIONS:
+        return f' (an activation: write "activation: {key}" as a node, or activation: {key} on a conv2d or dense)'
+    canonical = sorted(KINDS) + [n for n in other_names if lookup(n) is None]
+    spelled = did_you_mean(word, canonical)
+    alias = did_you_mean(word, list(_ALIASES))
+    if not spelled and alias:
+        names = {_ALIASES[a.strip(' "')] for a in alias[len(" (did you mean "):-2].split(", ")}
+        spelled = did_you_mean(word, list(names)) or " (did you mean " + ", ".join(f'"{n}"' for n in sorted(names)) + "?)"
+    return spelled
+
+
 for _kind in (
     InputKind("input", "A model input of a fixed shape (without the batch axis).",
               (f_shape("shape", doc="e.g. [224, 224, 3]"),

@@ -159,3 +159,36 @@ def test_merges_broadcast_as_keras_does(write_spec):
           - maximum: {id: both, inputs: [vector, channels, squeeze]}
     """))
     assert a.nodes["excite"].shape == a.nodes["channels"].shape == a.nodes["both"].shape == [14, 14, 32]
+
+
+def test_a_problem_in_a_repeated_block_is_reported_once_with_its_count(write_spec):
+    errs = errors_of(write_spec("""
+        spec_version: 1
+        blocks:
+          unit:
+            params: {f: int}
+            layers:
+              - conv2d: {filters: "${f}", kernel: 3, padding: same}
+              - frobnicate: {x: 1}
+              - layer_normal: {}
+        layers:
+          - input: {shape: [8, 8, 3]}
+          - unit: {repeat: 20, f: 4}
+    """, "rep.yaml"))
+    assert len(errs) == 2
+    assert errs[0].split("rep.yaml:")[1].startswith('8:9: unit_1/frobnicate_1: unknown layer kind or block "frobnicate"')
+    assert "(in 20 places; also unit_2/frobnicate_1, unit_3/frobnicate_1, unit_4/frobnicate_1, …)" in errs[0]
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("layer_normal", 'did you mean "layer_norm"'),
+    ("Linear", 'the kind is "dense"'),
+    ("batch_normalization", 'the kind is "batchnorm"'),
+    ("relu", 'write "activation: relu" as a node'),
+    ("groupnorm", "archspec has no group normalization yet"),
+    ("lambda", "Lambda layers are not allowed"),
+    ("bathnorm", 'did you mean "batchnorm"'),
+])
+def test_unknown_kinds_are_suggested_by_meaning_then_spelling(write_spec, kind, hint):
+    errs = errors_of(write_spec(f"spec_version: 1\nlayers:\n  - input: {{shape: [4]}}\n  - {kind}: {{}}\n"))
+    assert any(f'unknown layer kind or block "{kind}"' in e and hint in e for e in errs), errs

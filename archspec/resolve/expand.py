@@ -271,8 +271,8 @@ class Expander:
             return self.expand_block(kind, fields, scope, in_refs, loc, name, path)
         lk = K.lookup(kind)
         if lk is None:
-            known = K.all_names() + list(self.doc.blocks) + ["group"]
-            self.error(loc, path, f'unknown layer kind or block "{kind}"{did_you_mean(kind, known)}')
+            hint = K.suggest_kind(kind, [*self.doc.blocks, "group"])
+            self.error(loc, path, f'unknown layer kind or block "{kind}"{hint}')
             self.define(scope, name, ErrorEnt(), loc, path)
             raise Skip()
         return self.expand_layer(lk, fields, scope, in_refs, loc, name, path)
