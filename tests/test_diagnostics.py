@@ -192,3 +192,22 @@ def test_a_problem_in_a_repeated_block_is_reported_once_with_its_count(write_spe
 def test_unknown_kinds_are_suggested_by_meaning_then_spelling(write_spec, kind, hint):
     errs = errors_of(write_spec(f"spec_version: 1\nlayers:\n  - input: {{shape: [4]}}\n  - {kind}: {{}}\n"))
     assert any(f'unknown layer kind or block "{kind}"' in e and hint in e for e in errs), errs
+
+
+def test_a_block_reaching_a_top_level_node_is_told_how(write_spec):
+    spec = """
+        spec_version: 1
+        blocks:
+          unit:
+            layers:
+              - conv2d: {filters: 4, kernel: 3, padding: same}
+              - add: {inputs: [conv2d_1, STEM]}
+        layers:
+          - input: {shape: [8, 8, 3]}
+          - conv2d: {id: stem, filters: 4, kernel: 1}
+          - unit: {}
+    """
+    errs = errors_of(write_spec(spec.replace("STEM", "stem")))
+    assert any('reference to "stem": a block sees only its own names and "in" (its input); "stem" is a '
+               'top-level node, reached from inside a block as "/stem"' in e for e in errs), errs
+    assert "unit_1/add_1" in check(write_spec(spec.replace("STEM", "/stem"))).nodes

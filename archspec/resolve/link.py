@@ -44,6 +44,11 @@ class Linker:
                 visible.extend(s.names)
                 s = s.parent
             visible = [n for n in visible if n != ref.node.rsplit("/", 1)[-1]]
+            if not text.startswith("/") and scope.root is not None and _find(scope.root, text) is not None:
+                self.error(ref.loc, ref.node, f'reference to "{ref.text}": a block sees only its own names and '
+                           f'"in" (its input); "{text}" is a top-level node, reached from inside a block as '
+                           f'"/{text}"')
+                return None
             self.error(ref.loc, ref.node, f'reference to "{ref.text}", which does not exist'
                        f"{did_you_mean(ref.text, visible)}")
             return None
