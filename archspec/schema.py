@@ -36,6 +36,7 @@ def _common():
         "id": {"type": "string"},
         "inputs": REF,
         "when": _value({"type": "boolean"}),
+        "passes": {"type": "string", "description": "with when: false on a node of several inputs: the one that passes"},
         "repeat": _value({"type": "integer", "minimum": 0}),
         "first": {"type": "object"},
         "last": {"type": "object"},

@@ -565,3 +565,30 @@ def test_yaml12_exponent_floats():
 
     assert parse_text('a: 1e-3\nb: "1e-3"\nc: 2E+5\nd: x1e3\n') == {"a": 0.001, "b": "1e-3", "c": 2e5, "d": "x1e3"}
     assert parse_set_value("1e30") == 1e30
+
+
+WHEN_ON_A_MERGE = """
+spec_version: 1
+layers:
+  - input: {id: x, shape: [8, 8, 3]}
+  - conv2d: {id: r, filters: 3, kernel: 1}
+  - conv2d: {id: s, inputs: x, filters: 3, kernel: 3, padding: same}
+  - add: {id: sum, inputs: [r, s], when: false PASSES}
+  - flatten: {id: flat}
+"""
+
+
+def test_when_false_on_a_merge_must_say_which_input_passes(write_spec):
+    with pytest.raises(SpecError) as e:
+        check(write_spec(WHEN_ON_A_MERGE.replace(" PASSES", ""), "m.yaml"))
+    assert ("sum: when: is false on a node with 2 inputs (r, s), so which one passes through would be a guess; "
+            "say it with passes: <one of its inputs>") in str(e.value)
+    with pytest.raises(SpecError) as e:
+        check(write_spec(WHEN_ON_A_MERGE.replace(" PASSES", ", passes: t")))
+    assert "passes: 't' is not one of this node's inputs (r, s)" in str(e.value)
+
+
+def test_passes_names_the_input_a_switched_off_merge_stands_for(write_spec):
+    spec = WHEN_ON_A_MERGE.replace(" PASSES", ", passes: s").replace("conv2d: {id: r,", "conv2d: {id: r, inputs: s,")
+    graph = check(write_spec(spec.replace("  - flatten: {id: flat}", "  - flatten: {id: flat}\noutputs: [flat, r]"))).graph
+    assert graph.nodes["flat"].inputs == ("s",)

@@ -24,7 +24,8 @@ from .scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Ski
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 32
-COMMON_KEYS = ("id", "inputs", "when", "repeat", "first", "last", "iterations", "repeat_prefix", "defaults")
+COMMON_KEYS = ("id", "inputs", "when", "passes", "repeat", "first", "last", "iterations", "repeat_prefix",
+               "defaults")
 GROUP_KEYS = ("layers", "variables", "output")
 REPEAT_KEYS = ("repeat", "first", "last", "iterations", "repeat_prefix")
 _ERROR = object()  # a field whose value failed to evaluate
@@ -252,6 +253,23 @@ class Expander:
         lk = K.lookup(base) if isinstance(base, str) else None
         return scope.new_name(lk.name if lk else base)
 
+    def skipped(self, fields, scope, in_refs, path):
+        """What a node switched off by ``when:`` stands for: its input, or of several the one ``passes:`` names."""
+        if len(in_refs) <= 1:
+            return passes_on(in_refs)
+        texts = [r.text for r in in_refs]
+        if "passes" not in fields:
+            self.error(fields.at("when"), path, f"when: is false on a node with {len(in_refs)} inputs "
+                       f"({', '.join(map(str, texts))}), so which one passes through would be a guess; say it "
+                       "with passes: <one of its inputs>, or put when: on the branch instead")
+            return ErrorEnt()
+        chosen = self.value(fields["passes"], scope, fields.at("passes"), f"{path}.passes", path)
+        if chosen not in texts:
+            self.error(fields.at("passes"), path, f"passes: {chosen!r} is not one of this node's inputs "
+                       f"({', '.join(map(str, texts))})")
+            return ErrorEnt()
+        return AliasEnt(in_refs[texts.index(chosen)])
+
     def expand_instance(self, kind, fields, scope, in_refs, loc):
         """One layer, group or block instance (an item, or one iteration of a repeat)."""
         if not isinstance(kind, str):
@@ -262,7 +280,7 @@ class Expander:
         if "when" in fields:
             on, scope = self.switch(fields, scope, path)
             if not on:
-                ent = passes_on(in_refs)
+                ent = self.skipped(fields, scope, in_refs, path)
                 self.define(scope, name, ent, loc, path)
                 return ent
         if kind == "group":
