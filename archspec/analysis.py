@@ -124,8 +124,10 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
             diag.error(node.loc, node.path, f"{trainable + non_trainable:,} parameters in one layer is beyond "
                        "what archspec builds; flatten less or use fewer units")
             continue
-        for w in kind.warnings(node.attrs, shapes):
-            diag.warning(node.loc, node.path, w)
+        for warning in kind.warnings(node.attrs, shapes):
+            code, message = warning if isinstance(warning, tuple) else ("", warning)  # a plugin's plain text
+            if code not in node.quiet and code not in graph.quiet:
+                diag.warning(node.loc, node.path, message)
         rf, jump = _receptive_field(kind, node, in_infos)
         infos[node.path] = NodeInfo(node.path, node.kind, kind.label(node.attrs), shape, trainable, non_trainable,
                                     kind.macs(node.attrs, shapes, shape), rf, jump,

@@ -27,7 +27,7 @@ from .source import SrcList, SrcMap, parse_text, read_file
 
 SPEC_VERSION = 1
 STD_BLOCKS = os.path.join(os.path.dirname(__file__), "blocks")
-TOP_KEYS = ("spec_version", "name", "description", "source", "extends", "patch", "include",
+TOP_KEYS = ("spec_version", "name", "description", "source", "quiet", "extends", "patch", "include",
             "variables", "defaults", "blocks", "layers", "outputs", "training", "scopes", "search")
 LIBRARY_KEYS = ("spec_version", "description", "source", "include", "blocks")
 BLOCK_KEYS = ("doc", "source", "params", "defaults", "layers", "output")

@@ -21,12 +21,16 @@ def graph_to_spec(graph: Graph) -> dict:
         if node.inputs:
             body["inputs"] = list(node.inputs)
         body.update(_plain(node.attrs))
+        if node.quiet:
+            body["quiet"] = list(node.quiet)
         layers.append({node.kind: body})
     spec = {"spec_version": SPEC_VERSION, "name": graph.name}
     if graph.description:
         spec["description"] = graph.description
     if graph.source:
         spec["source"] = graph.source
+    if graph.quiet:
+        spec["quiet"] = list(graph.quiet)
     spec["layers"] = layers
     spec["outputs"] = [{"node": o.node, "name": o.name, **({"loss_weight": o.loss_weight} if o.loss_weight != 1.0
                                                           else {})} for o in graph.outputs]

@@ -50,10 +50,12 @@ class Node:
     attrs: dict
     inputs: tuple = ()
     loc: Loc | None = None
+    quiet: tuple = ()  # warning codes silenced on this node (not part of the network: not hashed)
 
     def __post_init__(self):
         object.__setattr__(self, "attrs", freeze_maps(dict(self.attrs)))  # frozen like the graph that holds it
         object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "quiet", tuple(self.quiet))
 
     @property
     def name(self):
@@ -90,6 +92,7 @@ class Graph:
     description: str = ""
     decisions: tuple = ()
     file: str = ""
+    quiet: tuple = ()  # warning codes silenced in the whole spec
 
     def __post_init__(self):
         set_field = object.__setattr__.__get__(self)  # the one place a frozen dataclass sets its own fields
@@ -98,6 +101,7 @@ class Graph:
         set_field("scopes", FrozenDict(self.scopes))
         set_field("training", freeze_maps(dict(self.training)))
         set_field("decisions", tuple(self.decisions))
+        set_field("quiet", tuple(self.quiet))
 
     @property
     def inputs(self):

@@ -42,6 +42,10 @@ INITIALIZERS = (
     "orthogonal", "variance_scaling", "constant",
 )
 MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
+# the warnings a kind gives, by the code a spec silences them with (``quiet: [unseen_border]``)
+WARNING_CODES = {
+    "unseen_border": "a strided window leaves the last rows or columns of its input unseen",
+}
 
 
 class ShapeError(ValueError):
@@ -205,6 +209,7 @@ class Kind:
         return None
 
     def warnings(self, a, shapes):
+        """[(code, message)]: ``code`` one of WARNING_CODES, or any name a plugin documents."""
         return []
 
     def label(self, a):
@@ -224,10 +229,10 @@ def _conv_like_warning(a, shapes, kernel, strides, dilation):
     left = unused_border(a, shapes, kernel, strides, dilation)
     if not left:
         return []
-    return [f"with padding {a['padding'] if isinstance(a['padding'], str) else 'explicit'} and stride "
+    return [("unseen_border", f"with padding {a['padding'] if isinstance(a['padding'], str) else 'explicit'} and stride "
             f"{fmt_shape(strides)}, the last {left[0]} row(s) and {left[1]} column(s) of the "
             f"{fmt_shape(shapes[0][:2])} input are never seen by the window; pad the input or choose "
-            "a size where (W - F + 2P) is divisible by S"]
+            "a size where (W - F + 2P) is divisible by S (or silence it: quiet: [unseen_border])")]
 
 
 def _kstr(k, s):

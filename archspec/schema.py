@@ -31,11 +31,16 @@ def _value(js):
     return {"anyOf": [js, {"$ref": "#/$defs/expression"}, {"$ref": "#/$defs/annotation"}]}
 
 
+QUIET = {"type": "array", "items": {"enum": list(K.WARNING_CODES)},
+         "description": "warning codes to silence: " + "; ".join(f"{c}: {d}" for c, d in K.WARNING_CODES.items())}
+
+
 def _common():
     return {
         "id": {"type": "string"},
         "inputs": REF,
         "when": _value({"type": "boolean"}),
+        "quiet": QUIET,
         "passes": {"type": "string", "description": "with when: false on a node of several inputs: the one that passes"},
         "repeat": _value({"type": "integer", "minimum": 0}),
         "first": {"type": "object"},
@@ -105,7 +110,7 @@ def build_schema() -> dict:
                                                              "loss_weight": {"type": "number", "minimum": 0}}}]}
     top = {
         "spec_version": {"const": SPEC_VERSION},
-        "name": {"type": "string"}, "description": {"type": "string"}, "source": {"type": "string"},
+        "name": {"type": "string"}, "description": {"type": "string"}, "quiet": QUIET, "source": {"type": "string"},
         "extends": {"type": "string"}, "patch": {"type": "array", "items": patch_op},
         "include": {"type": "array", "items": {"type": "string"}},
         "variables": {"type": "object"}, "defaults": {"$ref": "#/$defs/defaults"},

@@ -211,3 +211,38 @@ def test_a_block_reaching_a_top_level_node_is_told_how(write_spec):
     assert any('reference to "stem": a block sees only its own names and "in" (its input); "stem" is a '
                'top-level node, reached from inside a block as "/stem"' in e for e in errs), errs
     assert "unit_1/add_1" in check(write_spec(spec.replace("STEM", "/stem"))).nodes
+
+
+UNSEEN = """
+spec_version: 1
+SPEC_QUIET
+layers:
+  - input: {shape: [11, 11, 1]}
+  - conv2d: {id: d, filters: 1, kernel: 2, strides: 2}
+  - conv2d: {id: c, filters: 1, kernel: 3, strides: 3 NODE_QUIET}
+"""
+
+
+@pytest.mark.parametrize("spec_quiet, node_quiet, left", [
+    ("", "", ["d", "c"]),
+    ("", ", quiet: [unseen_border]", ["d"]),
+    ("quiet: [unseen_border]", "", []),
+])
+def test_warnings_silenced_per_node_or_per_spec(write_spec, spec_quiet, node_quiet, left):
+    a = check(write_spec(UNSEEN.replace("SPEC_QUIET", spec_quiet).replace(" NODE_QUIET", node_quiet)))
+    assert [w.node for w in a.warnings] == left
+
+
+def test_an_unknown_warning_code_is_an_error(write_spec):
+    errs = errors_of(write_spec(UNSEEN.replace("SPEC_QUIET", "").replace(" NODE_QUIET", ", quiet: [unseen]")))
+    assert any("c: quiet: 'unseen' is not a warning code (did you mean \"unseen_border\"?)" in e for e in errs), errs
+
+
+def test_the_reference_specs_check_without_warnings():
+    import os
+
+    from .conftest import SPECS
+
+    for name in sorted(os.listdir(SPECS)):
+        if name.endswith(".yaml"):
+            assert check(os.path.join(SPECS, name)).warnings == [], name

@@ -24,7 +24,7 @@ from .scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Ski
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 32
-COMMON_KEYS = ("id", "inputs", "when", "passes", "repeat", "first", "last", "iterations", "repeat_prefix",
+COMMON_KEYS = ("id", "inputs", "when", "passes", "quiet", "repeat", "first", "last", "iterations", "repeat_prefix",
                "defaults")
 GROUP_KEYS = ("layers", "variables", "output")
 REPEAT_KEYS = ("repeat", "first", "last", "iterations", "repeat_prefix")
@@ -40,6 +40,18 @@ class Proto:
     attrs: dict
     refs: list
     loc: Loc
+    quiet: tuple = ()
+
+
+def quiet_codes(value, loc, path, diag):
+    """The warning codes of a ``quiet:`` list, each checked against the known ones."""
+    values = value if isinstance(value, list) else [value]
+    known = [c for c in values if c in K.WARNING_CODES]
+    for c in values:
+        if c not in K.WARNING_CODES:
+            diag.error(loc, path, f"quiet: {c!r} is not a warning code{did_you_mean(str(c), K.WARNING_CODES)}; "
+                       f"the codes: {', '.join(K.WARNING_CODES)}")
+    return tuple(known)
 
 
 class Expander:
@@ -330,7 +342,9 @@ class Expander:
             in_refs = []  # an input starts a new chain
         for ref in in_refs:
             ref.node = ref.node if ref.node and ref.node != scope.path else path
-        self.protos[path] = Proto(path, lk.name, attrs, in_refs, loc)
+        quiet = quiet_codes(self.value(fields["quiet"], scope, fields.at("quiet"), f"{path}.quiet", path),
+                            fields.at("quiet"), path, self.diag) if "quiet" in fields else ()
+        self.protos[path] = Proto(path, lk.name, attrs, in_refs, loc, quiet)
         ent = NodeEnt(path)
         self.define(scope, name, ent, loc, path)
         return ent

@@ -88,7 +88,7 @@ class Linker:
             kind, attrs = proto.kind, proto.attrs
             if len(ins) == 1 and K.KINDS[kind].category == "merge":
                 kind, attrs = "identity", {}  # a merge left with one input (e.g. by a subset choice) passes it on
-            nodes[p] = Node(p, kind, attrs, ins, proto.loc)
+            nodes[p] = Node(p, kind, attrs, ins, proto.loc, proto.quiet)
         return nodes, outs, failed
 
     def node_inputs(self):

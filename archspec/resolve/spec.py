@@ -10,7 +10,7 @@ from ..errors import Collector, Loc, did_you_mean
 from ..ir import Graph
 from .choosers import Decider, chooser_for
 from .defaults import read_defaults
-from .expand import Expander
+from .expand import Expander, quiet_codes
 from .link import Linker
 from .scope import Evaluator, Ref, Scope, Skip
 
@@ -120,7 +120,14 @@ class Resolver:
         return Graph(name=str(data.get("name") or _stem(doc.file)), nodes=nodes, outputs=outputs, scopes=scopes,
                      training=_plain(training or {}), source=data.get("source") or "",
                      description=str(data.get("description") or ""),
-                     decisions=self.decider.decisions.values() if decisions is None else decisions, file=doc.file)
+                     decisions=self.decider.decisions.values() if decisions is None else decisions, file=doc.file,
+                     quiet=self.spec_quiet())
+
+    def spec_quiet(self):
+        data = self.doc.data
+        if "quiet" not in data:
+            return ()
+        return quiet_codes(_plain(data["quiet"]), data.at("quiet"), "quiet", self.diag)
 
 
 def _stem(path):
