@@ -17,7 +17,8 @@ from .numbers import human_bytes
 
 BYTES_PER_VALUE = 4  # float32 activations
 MAX_PARAMS = 10**11
-NOT_COUNTED_IN_MACS = ("bias additions", "batch norm", "activations", "pooling", "LRN", "merges", "padding")
+NOT_COUNTED_IN_MACS = ("bias additions", "batch and layer norm", "activations", "pooling", "LRN", "rescaling", "merges",
+                       "padding", "cropping")
 
 
 @dataclass

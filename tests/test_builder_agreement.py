@@ -19,7 +19,7 @@ from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_nam
 
 from .conftest import ROOT, SPECS  # noqa: E402
 
-BIG = {"alexnet", "zfnet", "vgg16"}  # 60M+ parameters
+BIG = {"alexnet", "zfnet", "vgg16", *(f"efficientnet_b{i}" for i in range(2, 8))}  # 60M+ parameters, or many layers
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
@@ -266,7 +266,8 @@ def test_no_tensorflow_import():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16")])
+@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"),
+                                      *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)]])
 def test_keras_applications_param_counts(name, app):
     analysis = analyse(resolve(os.path.join(SPECS, name + ".yaml")))
     ref = getattr(keras.applications, app)(weights=None)
@@ -308,6 +309,49 @@ def test_resnet50_equals_keras_applications():
         copied += 1
     assert copied == len([layer for layer in ref.layers if layer.weights])
     x = rng.standard_normal((4, 64, 64, 3)).astype("float32")
+    feats = [keras.Model(m.input, m.get_layer("avg_pool").output)(x) for m in (ours, ref)]
+    scale = float(np.max(np.abs(feats[1])))
+    np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-7)
+
+
+def _efficientnet_keras_name(path):
+    """block2/block1/se/reduce -> block2a_se_reduce (keras.applications.efficientnet naming)."""
+    if "/" not in path:
+        return path
+    stage, block, leaf = path.split("/", 2)
+    return f"{stage}{chr(96 + int(block[len('block'):]))}_{leaf.replace('/', '_')}"
+
+
+@pytest.mark.slow
+def test_efficientnet_b0_equals_keras_applications():
+    graph = resolve(os.path.join(SPECS, "efficientnet_b0.yaml"))
+    ours = build_model(graph)
+    ref = keras.applications.EfficientNetB0(weights=None)
+    rng = np.random.default_rng(0)
+    copied = 0
+    for path, node in graph.nodes.items():
+        if node.kind == "normalization":
+            src = next(layer for layer in ref.layers if isinstance(layer, keras.layers.Normalization))
+            weights = [rng.uniform(0.3, 0.6, 3).astype("float32"), rng.uniform(0.05, 0.1, 3).astype("float32"),
+                       src.get_weights()[2]]
+            src.set_weights(weights)
+        elif node.kind in ("conv2d", "depthwise_conv2d", "batchnorm", "dense"):
+            src = ref.get_layer(_efficientnet_keras_name(path))
+            weights = src.get_weights()
+            if node.kind == "batchnorm":  # non-trivial statistics, so that a mix-up shows
+                gamma, beta, mean, var = weights
+                weights = [w.astype("float32") for w in (rng.uniform(0.5, 1.5, gamma.shape),
+                                                         rng.normal(0, 0.1, beta.shape),
+                                                         rng.normal(0, 0.1, mean.shape),
+                                                         rng.uniform(0.5, 1.5, var.shape))]
+                src.set_weights(weights)
+        else:
+            continue
+        node_layer(ours, path).set_weights(weights)
+        copied += 1
+    assert copied == len([layer for layer in ref.layers if layer.weights])
+    x = rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32")
     feats = [keras.Model(m.input, m.get_layer("avg_pool").output)(x) for m in (ours, ref)]
     scale = float(np.max(np.abs(feats[1])))
     np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
