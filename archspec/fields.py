@@ -290,8 +290,8 @@ def f_target_shape(name, doc=""):
         if 0 in out or out.count(-1) > 1 or any(x < -1 for x in out):
             raise FieldError(f"expected positive sizes with at most one -1 (inferred), got {v!r}")
         return out
-    return Field(name, coerce, REQUIRED, doc, {"type": "array", "items": {"type": "integer", "minimum": -1},
-                                                "minItems": 1})
+    return Field(name, coerce, REQUIRED, doc, {"type": "array", "minItems": 1, "items": {
+        "anyOf": [{"type": "integer", "minimum": -1}, EXPRESSION_ITEM]}})
 
 
 def f_floats(name, default=REQUIRED, doc=""):
@@ -304,9 +304,12 @@ def f_floats(name, default=REQUIRED, doc=""):
     return Field(name, coerce, default, doc, js)
 
 
+EXPRESSION_ITEM = {"type": "string", "pattern": r"\$\{"}  # a list item may be an expression too
+
+
 def f_shape(name, default=REQUIRED, doc=""):
-    return Field(name, as_shape, default, doc, {"type": "array", "items": {"type": "integer", "minimum": 1},
-                                                "minItems": 1})
+    return Field(name, as_shape, default, doc, {"type": "array", "minItems": 1, "items": {
+        "anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION_ITEM]}})
 
 
 # ---------------------------------------------------------------- structures
