@@ -185,14 +185,7 @@ class _Parser:
             self.take(")")
             return node
         if kind == "op" and value == "[":
-            items = []
-            if not self.at("]"):
-                items.append(self.expr())
-                while self.at(","):
-                    self.take()
-                    items.append(self.expr())
-            self.take("]")
-            return ("list", items)
+            return ("list", self.items("]"))
         if kind == "name":
             if value in ("true", "True"):
                 return ("lit", True)
@@ -209,20 +202,23 @@ class _Parser:
             return ("var", value, pos)
         raise ExprError(f'unexpected "{value or "end of text"}"', pos)
 
+    def items(self, close):
+        """Comma-separated expressions up to ``close`` (a list literal's or a call's)."""
+        items = []
+        if not self.at(close):
+            items.append(self.expr())
+            while self.at(","):
+                self.take()
+                items.append(self.expr())
+        self.take(close)
+        return items
 
     def call(self, name, pos):
         if name not in FUNCTIONS:
             raise ExprError(f'"{name}(...)" is not a function of the expression language; '
                             f'the functions are {", ".join(sorted(FUNCTIONS))}', pos)
         self.take("(")
-        args = []
-        if not self.at(")"):
-            args.append(self.expr())
-            while self.at(","):
-                self.take()
-                args.append(self.expr())
-        self.take(")")
-        return ("call", name, args, pos)
+        return ("call", name, self.items(")"), pos)
 
 
 def _make_divisible(v, divisor=8, min_value=None):
