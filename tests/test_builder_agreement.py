@@ -267,7 +267,9 @@ def test_no_tensorflow_import():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"),
-                                      *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)]])
+                                      *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)],
+                                      ("mobilenet_v3_small", "MobileNetV3Small"),
+                                      ("mobilenet_v3_large", "MobileNetV3Large")])
 def test_keras_applications_param_counts(name, app):
     analysis = analyse(resolve(os.path.join(SPECS, name + ".yaml")))
     ref = getattr(keras.applications, app)(weights=None)
@@ -323,11 +325,16 @@ def _efficientnet_keras_name(path):
     return f"{stage}{chr(96 + int(block[len('block'):]))}_{leaf.replace('/', '_')}"
 
 
-@pytest.mark.slow
-def test_efficientnet_b0_equals_keras_applications():
-    graph = resolve(os.path.join(SPECS, "efficientnet_b0.yaml"))
-    ours = build_model(graph)
-    ref = keras.applications.EfficientNetB0(weights=None)
+def _mobilenet_v3_keras_name(path):
+    """expanded_conv_3/squeeze_excite/expand -> expanded_conv_3_squeeze_excite_conv_1 (keras.applications naming)."""
+    se = {"squeeze_excite/reduce": "squeeze_excite_conv", "squeeze_excite/expand": "squeeze_excite_conv_1"}
+    block, _, leaf = path.partition("/")
+    return f"{block}_{se.get(leaf, leaf)}" if leaf else path
+
+
+def _copy_weights_and_compare(graph, ours, ref, keras_name, x, features):
+    """Copy every weight layer of ``ref`` into ``ours`` (random batch-norm and normalization statistics, so
+    that a mix-up shows) and compare the features and the outputs."""
     rng = np.random.default_rng(0)
     copied = 0
     for path, node in graph.nodes.items():
@@ -337,9 +344,9 @@ def test_efficientnet_b0_equals_keras_applications():
                        src.get_weights()[2]]
             src.set_weights(weights)
         elif node.kind in ("conv2d", "depthwise_conv2d", "batchnorm", "dense"):
-            src = ref.get_layer(_efficientnet_keras_name(path))
+            src = ref.get_layer(keras_name(path))
             weights = src.get_weights()
-            if node.kind == "batchnorm":  # non-trivial statistics, so that a mix-up shows
+            if node.kind == "batchnorm":
                 gamma, beta, mean, var = weights
                 weights = [w.astype("float32") for w in (rng.uniform(0.5, 1.5, gamma.shape),
                                                          rng.normal(0, 0.1, beta.shape),
@@ -351,11 +358,27 @@ def test_efficientnet_b0_equals_keras_applications():
         node_layer(ours, path).set_weights(weights)
         copied += 1
     assert copied == len([layer for layer in ref.layers if layer.weights])
-    x = rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32")
-    feats = [keras.Model(m.input, m.get_layer("avg_pool").output)(x) for m in (ours, ref)]
+    feats = [keras.Model(m.input, m.get_layer(name).output)(x) for m, name in zip((ours, ref), features)]
     scale = float(np.max(np.abs(feats[1])))
     np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_efficientnet_b0_equals_keras_applications():
+    graph = resolve(os.path.join(SPECS, "efficientnet_b0.yaml"))
+    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    _copy_weights_and_compare(graph, build_model(graph), keras.applications.EfficientNetB0(weights=None),
+                              _efficientnet_keras_name, x, ("avg_pool", "avg_pool"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["Small", "Large"])
+def test_mobilenet_v3_equals_keras_applications(size):
+    graph = resolve(os.path.join(SPECS, f"mobilenet_v3_{size.lower()}.yaml"))
+    ref = getattr(keras.applications, f"MobileNetV3{size}")(weights=None)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    _copy_weights_and_compare(graph, build_model(graph), ref, _mobilenet_v3_keras_name, x, ("conv_1_bn", "conv_1_bn"))
 
 
 def test_broadcast_merges_compute_what_numpy_does(write_spec):

@@ -28,6 +28,8 @@ PUBLISHED = {
     "efficientnet_b1": (7_856_239, 7_794_184),
     "efficientnet_b3": (12_320_535, 12_233_232),
     "efficientnet_b7": (66_658_687, 66_347_960),
+    "mobilenet_v3_small": (2_554_968, 2_542_856),
+    "mobilenet_v3_large": (5_507_432, 5_483_032),
 }
 
 
