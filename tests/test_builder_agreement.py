@@ -19,7 +19,7 @@ from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_nam
 
 from .conftest import ROOT, SPECS  # noqa: E402
 
-BIG = {"alexnet", "zfnet", "vgg16", *(f"efficientnet_b{i}" for i in range(2, 8))}  # 60M+ parameters, or many layers
+BIG = {"alexnet", "zfnet", "vgg16", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
@@ -269,7 +269,8 @@ def test_no_tensorflow_import():
 @pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"),
                                       *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)],
                                       ("mobilenet_v3_small", "MobileNetV3Small"),
-                                      ("mobilenet_v3_large", "MobileNetV3Large")])
+                                      ("mobilenet_v3_large", "MobileNetV3Large"),
+                                      *[(f"convnext_{s}", f"ConvNeXt{s.title()}") for s in ("tiny", "small", "base")]])
 def test_keras_applications_param_counts(name, app):
     analysis = analyse(resolve(os.path.join(SPECS, name + ".yaml")))
     ref = getattr(keras.applications, app)(weights=None)
@@ -332,19 +333,41 @@ def _mobilenet_v3_keras_name(path):
     return f"{block}_{se.get(leaf, leaf)}" if leaf else path
 
 
+def _leaf_layers(model):
+    """The layers of a model, those of nested models (ConvNeXt's stem and downsampling Sequentials) included."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def _layer(model, name):
+    return next(layer for layer in _leaf_layers(model) if layer.name == name)
+
+
+def _convnext_keras_name(path, prefix):
+    """stage_2/block4/layernorm -> convnext_tiny_stage_2_block_3_layernorm (keras.applications naming)."""
+    if "/" not in path:
+        return f"{prefix}_{path}"
+    stage, block, leaf = path.split("/")
+    return f"{prefix}_{stage}_block_{int(block[len('block'):]) - 1}_{leaf}"
+
+
 def _copy_weights_and_compare(graph, ours, ref, keras_name, x, features):
     """Copy every weight layer of ``ref`` into ``ours`` (random batch-norm and normalization statistics, so
     that a mix-up shows) and compare the features and the outputs."""
     rng = np.random.default_rng(0)
+    leaves = {layer.name: layer for layer in _leaf_layers(ref)}
     copied = 0
     for path, node in graph.nodes.items():
-        if node.kind == "normalization":
+        if node.kind == "normalization" and node.attrs["mean"] is None:
             src = next(layer for layer in ref.layers if isinstance(layer, keras.layers.Normalization))
             weights = [rng.uniform(0.3, 0.6, 3).astype("float32"), rng.uniform(0.05, 0.1, 3).astype("float32"),
                        src.get_weights()[2]]
             src.set_weights(weights)
-        elif node.kind in ("conv2d", "depthwise_conv2d", "batchnorm", "dense"):
-            src = ref.get_layer(keras_name(path))
+        elif node.kind in ("conv2d", "depthwise_conv2d", "batchnorm", "dense", "layer_norm", "layer_scale"):
+            src = leaves[keras_name(path)]
             weights = src.get_weights()
             if node.kind == "batchnorm":
                 gamma, beta, mean, var = weights
@@ -357,8 +380,8 @@ def _copy_weights_and_compare(graph, ours, ref, keras_name, x, features):
             continue
         node_layer(ours, path).set_weights(weights)
         copied += 1
-    assert copied == len([layer for layer in ref.layers if layer.weights])
-    feats = [keras.Model(m.input, m.get_layer(name).output)(x) for m, name in zip((ours, ref), features)]
+    assert copied == len([layer for layer in leaves.values() if layer.weights])
+    feats = [keras.Model(m.input, _layer(m, name).output)(x) for m, name in zip((ours, ref), features)]
     scale = float(np.max(np.abs(feats[1])))
     np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-7)
@@ -379,6 +402,15 @@ def test_mobilenet_v3_equals_keras_applications(size):
     ref = getattr(keras.applications, f"MobileNetV3{size}")(weights=None)
     x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
     _copy_weights_and_compare(graph, build_model(graph), ref, _mobilenet_v3_keras_name, x, ("conv_1_bn", "conv_1_bn"))
+
+
+@pytest.mark.slow
+def test_convnext_tiny_equals_keras_applications():
+    graph = resolve(os.path.join(SPECS, "convnext_tiny.yaml"))
+    ref = keras.applications.ConvNeXtTiny(weights=None)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    _copy_weights_and_compare(graph, build_model(graph), ref, lambda p: _convnext_keras_name(p, "convnext_tiny"), x,
+                              ("head_layernorm", "convnext_tiny_head_layernorm"))
 
 
 def test_broadcast_merges_compute_what_numpy_does(write_spec):

@@ -30,6 +30,9 @@ PUBLISHED = {
     "efficientnet_b7": (66_658_687, 66_347_960),
     "mobilenet_v3_small": (2_554_968, 2_542_856),
     "mobilenet_v3_large": (5_507_432, 5_483_032),
+    "convnext_tiny": (28_589_128, 28_589_128),
+    "convnext_small": (50_223_688, 50_223_688),
+    "convnext_base": (88_591_464, 88_591_464),
 }
 
 
