@@ -276,6 +276,9 @@ def f_padding(name="padding", default="valid", doc=""):
     return Field(name, as_padding, default, doc or "same, valid, or explicit zero padding", js)
 
 
+EXPRESSION_ITEM = {"type": "string", "pattern": r"\$\{"}  # a list item may be an expression too
+
+
 def f_border(name, default=REQUIRED, doc=""):
     js = {"anyOf": [PAIR_JSON, {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
     return Field(name, as_border, default, doc or "k, [h, w] or [[top, bottom], [left, right]]", js)
@@ -300,11 +303,9 @@ def f_floats(name, default=REQUIRED, doc=""):
         if isinstance(v, (list, tuple)) and v:
             return [as_float(x) for x in v]
         return as_float(v)
-    js = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]}
+    js = {"anyOf": [{"type": "number"}, {"type": "array", "minItems": 1,
+                                         "items": {"anyOf": [{"type": "number"}, EXPRESSION_ITEM]}}]}
     return Field(name, coerce, default, doc, js)
-
-
-EXPRESSION_ITEM = {"type": "string", "pattern": r"\$\{"}  # a list item may be an expression too
 
 
 def f_shape(name, default=REQUIRED, doc=""):
