@@ -421,11 +421,13 @@ def test_broadcast_merges_compute_what_numpy_does(write_spec):
           - global_avg_pool2d: {id: squeeze, keepdims: true}
           - multiply: {id: excite, inputs: [x, squeeze]}
           - global_max_pool2d: {id: vector, inputs: x}
-          - add: {id: out, inputs: [excite, vector]}
+          - add: {id: sum, inputs: [excite, vector]}
+          - maximum: {id: out, inputs: [vector, sum, squeeze]}
     """))
     model = assert_agrees(graph)
     x = np.random.default_rng(0).standard_normal((2, 5, 4, 3)).astype("float32")
-    expected = x * x.mean(axis=(1, 2), keepdims=True) + x.max(axis=(1, 2))[:, None, None, :]
+    mean, peak = x.mean(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
+    expected = np.maximum(np.maximum(peak, x * mean + peak), mean)
     assert np.allclose(np.asarray(model(x)), expected, atol=1e-6)
 
 

@@ -147,20 +147,6 @@ def test_messages(write_spec, text, message):
     assert any(message in e for e in errs), errs
 
 
-def test_merges_broadcast_as_keras_does(write_spec):
-    a = check(write_spec("""
-        spec_version: 1
-        layers:
-          - input: {id: x, shape: [14, 14, 32]}
-          - global_avg_pool2d: {id: squeeze, keepdims: true}
-          - multiply: {id: excite, inputs: [x, squeeze]}
-          - global_avg_pool2d: {id: vector}
-          - add: {id: channels, inputs: [excite, vector]}
-          - maximum: {id: both, inputs: [vector, channels, squeeze]}
-    """))
-    assert a.nodes["excite"].shape == a.nodes["channels"].shape == a.nodes["both"].shape == [14, 14, 32]
-
-
 def test_a_problem_in_a_repeated_block_is_reported_once_with_its_count(write_spec):
     errs = errors_of(write_spec("""
         spec_version: 1
