@@ -103,11 +103,18 @@ class Collector:
             raise SpecError(self.items)
 
 
+def close_matches(word: str, candidates, n=3):
+    """The candidates spelled closest to ``word``, best first."""
+    return difflib.get_close_matches(str(word), [str(c) for c in candidates], n=n, cutoff=0.6)
+
+
+def suggestion(names) -> str:
+    """' (did you mean "x"?)' or ' (did you mean "x", "y"?)' for ``names``, '' for none."""
+    if not names:
+        return ""
+    return " (did you mean " + ", ".join(f'"{n}"' for n in names) + "?)"
+
+
 def did_you_mean(word: str, candidates) -> str:
     """' (did you mean "x"?)' when a close candidate exists, else ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=3, cutoff=0.6)
-    if not close:
-        return ""
-    if len(close) == 1:
-        return f' (did you mean "{close[0]}"?)'
-    return " (did you mean " + ", ".join(f'"{c}"' for c in close) + "?)"
+    return suggestion(close_matches(word, candidates))

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from . import geometry, lrn_conventions
-from .errors import did_you_mean
+from .errors import close_matches, did_you_mean, suggestion
 # the field constructors stay importable from here: plugins declare their kinds' fields with them
 from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_border, f_enum,  # noqa: F401
                      f_float, f_floats, f_int, f_padding, f_pair, f_shape, f_target_shape)
@@ -229,10 +229,10 @@ def _conv_like_warning(a, shapes, kernel, strides, dilation):
     left = unused_border(a, shapes, kernel, strides, dilation)
     if not left:
         return []
-    return [("unseen_border", f"with padding {a['padding'] if isinstance(a['padding'], str) else 'explicit'} and stride "
-            f"{fmt_shape(strides)}, the last {left[0]} row(s) and {left[1]} column(s) of the "
-            f"{fmt_shape(shapes[0][:2])} input are never seen by the window; pad the input or choose "
-            "a size where (W - F + 2P) is divisible by S (or silence it: quiet: [unseen_border])")]
+    padding = a["padding"] if isinstance(a["padding"], str) else "explicit"
+    return [("unseen_border", f"with padding {padding} and stride {fmt_shape(strides)}, the last {left[0]} row(s) "
+             f"and {left[1]} column(s) of the {fmt_shape(shapes[0][:2])} input are never seen by the window; pad "
+             "the input or choose a size where (W - F + 2P) is divisible by S (or silence it: quiet: [unseen_border])")]
 
 
 def _kstr(k, s):
@@ -419,7 +419,7 @@ class MergeKind(Kind):
     def output_shape(self, a, shapes):
         if a.get("scales") is not None and len(a["scales"]) != len(shapes):
             raise ShapeError(f"scales has {len(a['scales'])} values for {len(shapes)} inputs; give one per input, "
-                             "in the order of inputs:")
+                             "in the order of the inputs")
         return broadcast(shapes)
 
     def label(self, a):
@@ -615,13 +615,9 @@ def suggest_kind(word, other_names=()):
         return f" ({_KNOWN_AS[key]})"
     if key in ACTIVATIONS:
         return f' (an activation: write "activation: {key}" as a node, or activation: {key} on a conv2d or dense)'
-    canonical = sorted(KINDS) + [n for n in other_names if lookup(n) is None]
-    spelled = did_you_mean(word, canonical)
-    alias = did_you_mean(word, list(_ALIASES))
-    if not spelled and alias:
-        names = {_ALIASES[a.strip(' "')] for a in alias[len(" (did you mean "):-2].split(", ")}
-        spelled = did_you_mean(word, list(names)) or " (did you mean " + ", ".join(f'"{n}"' for n in sorted(names)) + "?)"
-    return spelled
+    close = close_matches(word, [*KINDS, *_ALIASES, *(n for n in other_names if lookup(n) is None)], n=6)
+    names = list(dict.fromkeys(_ALIASES.get(c, c) for c in close))  # an alias suggests its kind, once
+    return suggestion(names[:3])
 
 
 for _kind in (
