@@ -30,7 +30,7 @@ STD_BLOCKS = os.path.join(os.path.dirname(__file__), "blocks")
 TOP_KEYS = ("spec_version", "name", "description", "source", "quiet", "extends", "patch", "include",
             "variables", "defaults", "blocks", "layers", "outputs", "training", "scopes", "search")
 LIBRARY_KEYS = ("spec_version", "description", "source", "include", "blocks")
-BLOCK_KEYS = ("doc", "source", "params", "defaults", "layers", "output")
+BLOCK_KEYS = ("doc", "source", "inputs", "params", "defaults", "layers", "output")
 MAX_EXTENDS = 16
 
 

@@ -18,15 +18,18 @@ fixed set of functions (:data:`FUNCTIONS`): ``round(x)`` (Python's: halves to
 even), ``ceil``, ``floor``, ``int`` (towards zero), ``abs``, ``min``, ``max``
 and ``make_divisible(v, divisor=8, min_value=divisor)``, the rounding of channel
 counts that MobileNet and EfficientNet use (to the nearest multiple of
-``divisor``, never below ``min_value`` nor more than 10 % below ``v``).  There is
-no attribute access and no indexing; the parser is our own (no ``eval``) and its
-work is bounded by the length of the text.
+``divisor``, never below ``min_value`` nor more than 10 % below ``v``).  A
+:class:`Record` value (a block's input) is read by field, ``in.channels``; there is
+no other attribute access and no indexing.  The parser is our own (no ``eval``) and
+its work is bounded by the length of the text.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+from .errors import did_you_mean
 
 MAX_LEN = 1000
 MAX_DEPTH = 50
@@ -46,7 +49,7 @@ _TOKEN = re.compile(
       (?P<num>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)
     | (?P<str>"[^"\\]*"|'[^'\\]*')
     | (?P<open>\$\{)
-    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],}])
+    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],}.])
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     )""",
     re.VERBOSE,
@@ -199,6 +202,12 @@ class _Parser:
                 raise ExprError(f'bare name "{value}" outside ${{...}}', pos)
             if self.at("("):
                 return self.call(value, pos)
+            if self.at("."):
+                self.take()
+                kind, field, fpos = self.take()
+                if kind != "name":
+                    raise ExprError(f'expected a field name after "{value}." but found "{field or "end of text"}"', fpos)
+                return ("field", value, field, pos)
             return ("var", value, pos)
         raise ExprError(f'unexpected "{value or "end of text"}"', pos)
 
@@ -267,6 +276,17 @@ def _check(value, pos):
     return value
 
 
+class Record:
+    """A value whose fields expressions read (``in.channels``) but which is not a value itself."""
+
+    kind = "record"
+    fields: tuple = ()
+
+    def field(self, name: str):
+        """The field's value; raises :class:`ExprError` when it has none or it cannot be known."""
+        raise NotImplementedError
+
+
 def _num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -278,10 +298,26 @@ def _evaluate(node, env):
     if tag == "var":
         name, pos = node[1], node[2]
         if name not in env:
-            from .errors import did_you_mean
-
             raise ExprError(f'undefined variable "{name}"{did_you_mean(name, env)}', pos)
-        return env[name]
+        value = env[name]
+        if isinstance(value, Record):
+            raise ExprError(f'"{name}" is {value.kind}; read one of its fields, '
+                            f'{", ".join(f"{name}.{f}" for f in value.fields)}', pos)
+        return value
+    if tag == "field":
+        name, field, pos = node[1], node[2], node[3]
+        record = env.get(name)
+        if not isinstance(record, Record):
+            what = "undefined" if name not in env else "not a block input"
+            raise ExprError(f'"{name}.{field}": "{name}" is {what}; only a block\'s inputs have fields '
+                            f'(in.channels, in.height, in.width, in.shape, in.rank)', pos)
+        if field not in record.fields:
+            raise ExprError(f'"{name}" has no field "{field}"{did_you_mean(field, record.fields)}; '
+                            f'its fields: {", ".join(record.fields)}', pos)
+        try:
+            return record.field(field)
+        except ExprError as e:
+            raise ExprError(e.message, pos) from None
     if tag == "list":
         return [_evaluate(n, env) for n in node[1]]
     if tag == "call":

@@ -32,7 +32,7 @@ from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_bo
                      f_float, f_floats, f_int, f_padding, f_pair, f_shape, f_target_shape)
 
 ACTIVATIONS = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu",
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "swish", "silu",
     "tanh", "sigmoid", "hard_sigmoid", "hard_swish", "softmax", "log_softmax", "softplus",
     "softsign", "mish",
 )

@@ -95,6 +95,7 @@ def build_schema() -> dict:
                 "additionalProperties": False}
     block = {"type": "object", "required": ["layers"], "additionalProperties": False, "properties": {
         "doc": {"type": "string"}, "source": {"type": "string"},
+        "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
         "params": {"type": "object", "additionalProperties": _param()},
         "defaults": {"$ref": "#/$defs/defaults"}, "layers": {"$ref": "#/$defs/layers"},
         "output": {"type": "string"}}}

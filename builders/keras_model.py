@@ -63,6 +63,7 @@ import keras
 from archspec import kinds as K
 from archspec.files import atomic_path
 from archspec.ir import Graph, Node
+from builders.layers.activations import keras_activation
 
 __all__ = [
     "BuildContext", "BuildError", "BUILDERS", "PAD_SUFFIX", "build_model", "build_spec", "layer_name",
@@ -180,7 +181,7 @@ def _explicit_pad(x, a, ctx):
 
 def _conv_common(a):
     return dict(kernel_size=tuple(a["kernel"]), strides=tuple(a["strides"]), dilation_rate=tuple(a["dilation"]),
-                activation=a["activation"], use_bias=a["use_bias"], bias_initializer=initializer(a["bias_initializer"]),
+                activation=keras_activation(a["activation"]), use_bias=a["use_bias"], bias_initializer=initializer(a["bias_initializer"]),
                 bias_regularizer=regularizer(a["bias_regularizer"]))
 
 
@@ -228,7 +229,7 @@ def _separable(node, inputs, ctx):
 def _dense(node, inputs, ctx):
     a = node.attrs
     return keras.layers.Dense(
-        a["units"], activation=a["activation"], use_bias=a["use_bias"],
+        a["units"], activation=keras_activation(a["activation"]), use_bias=a["use_bias"],
         kernel_initializer=initializer(a["kernel_initializer"]), bias_initializer=initializer(a["bias_initializer"]),
         kernel_regularizer=regularizer(a["kernel_regularizer"]), bias_regularizer=regularizer(a["bias_regularizer"]),
         **ctx.kw)(inputs[0])
@@ -272,7 +273,7 @@ def _activation(node, inputs, ctx):
     a = node.attrs
     if a["fn"] == "leaky_relu":
         return keras.layers.LeakyReLU(negative_slope=a["negative_slope"], **ctx.kw)(inputs[0])
-    return keras.layers.Activation(a["fn"], **ctx.kw)(inputs[0])
+    return keras.layers.Activation(keras_activation(a["fn"]), **ctx.kw)(inputs[0])
 
 
 def _simple(layer_cls, **fixed):

@@ -26,7 +26,7 @@ layers:
   - input: {id: image, shape: [16, 16, 3]}
   - conv2d: {id: conv1, filters: 8, kernel: 3, backward: explicit, padding: [[1, 0], [2, 1]], activation: relu}
   - lrn: {id: norm1, convention: caffe, size: 5, alpha: 1.0e-4}
-  - conv2d: {id: conv2, filters: 4, kernel: 3, backward: explicit, padding: same}
+  - conv2d: {id: conv2, filters: 4, kernel: 3, backward: explicit, padding: same, activation: gelu_tanh}
   - global_avg_pool2d: {id: gap}
   - dense: {id: out, units: 3, activation: softmax}
 """

@@ -125,6 +125,7 @@ layers:
   - dense: {id: aux, units: 3, use_bias: false, activation: log_softmax}
   - global_max_pool2d: {id: gmp, inputs: extra}
   - reshape: {id: grid, target_shape: ["${2 * 2}", -1]}
+  - activation: {id: approx, fn: gelu_tanh}
   - activation: {id: aux2, fn: mish}
 outputs:
   - {node: main, name: label}

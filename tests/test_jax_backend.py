@@ -102,7 +102,7 @@ layers:
   - cropping2d: [[1, 0], [0, 1]]
   - depthwise_conv2d: {id: dw, kernel: 7, padding: same}
   - layer_norm: {epsilon: 1.0e-6}
-  - dense: {units: 8, activation: gelu}
+  - dense: {units: 8, activation: gelu_tanh}
   - layer_scale: {init_value: 0.5}
   - drop_path: {id: branch, rate: 0.3, seed: 1}
   - global_avg_pool2d: {id: squeeze, keepdims: true, inputs: dw}

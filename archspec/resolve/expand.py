@@ -20,6 +20,7 @@ from ..errors import Loc, did_you_mean
 from ..source import SrcList, SrcMap
 from .defaults import defaults_for, read_defaults
 from .scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Skip, passes_on
+from .shapes import BlockInput, ShapesSoFar
 
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000
@@ -61,6 +62,7 @@ class Expander:
         self.decider = values.decider
         self.diag = diag
         self.protos: dict[str, Proto] = {}
+        self.shapes = ShapesSoFar(self.protos)
         self.scopes: dict[str, str] = {}  # path prefix -> block name, "group" or "KIND ×N"
 
     def error(self, loc, node, message):
@@ -397,9 +399,14 @@ class Expander:
         if not isinstance(params, dict):
             self.error(block.at("params"), block_name, "params: must map parameter names to types")
             raise Skip()
+        names = self.input_names(block_name, block, in_refs, loc, path)
         variables = self.block_arguments(block_name, params, fields, scope, path)
         body = Scope(path, variables, scope.defaults, None, scope.root, in_refs[0] if in_refs else None,
                      (*scope.block_stack, block_name), (*scope.conditions, *scope.body_conditions))
+        for input_name, ref in zip(("in", *names), in_refs[:1] + in_refs):
+            variables[input_name] = BlockInput(input_name, ref, self.shapes)
+            if input_name != "in":
+                self.define(body, input_name, AliasEnt(ref), block.at("inputs"), path)
         self.bind_params(block_name, params, fields, body, loc, path)
         body.defaults = self.read_defaults(block.get("defaults"), body, block.at("defaults"), scope.defaults)
         if "defaults" in fields:
@@ -408,6 +415,29 @@ class Expander:
         self.define(scope, name, ent, loc, path)
         self.scopes[path] = block_name
         return self.expand_body(ent, block, block["layers"], in_refs, path)
+
+    def input_names(self, block_name, block, in_refs, loc, path):
+        """The names a block gives its inputs (``inputs: [x, skip]`` in its definition; none: one input,
+        ``in``), checked against the inputs the instance is given."""
+        if "inputs" not in block:
+            names, wanted = [], 1
+        else:
+            names = block["inputs"] if isinstance(block["inputs"], list) else [block["inputs"]]
+            wanted = len(names)
+        if "inputs" in block and (not names or len(set(map(str, names))) != len(names) or not all(
+                isinstance(n, str) and "/" not in n and ID_RE.match(n) and n != "in" for n in names)):
+            self.error(block.at("inputs"), block_name, "inputs: names the block's inputs, a list of distinct "
+                       "names such as [x, skip] (not `in`, which is always the first)")
+            raise Skip()
+        if len(in_refs) > wanted or (len(in_refs) < wanted and "inputs" in block):
+            given = f"{len(in_refs)} ({', '.join(r.text or 'the previous item' for r in in_refs) or 'none'})"
+            if "inputs" in block:
+                self.error(loc, path, f'block "{block_name}" takes {wanted} inputs ({", ".join(names)}) but is given {given}')
+            else:
+                self.error(loc, path, f'block "{block_name}" takes one input ("in") but is given {given}; a block that '
+                           "takes several declares them in its definition: inputs: [x, skip]")
+            raise Skip()
+        return names
 
     def block_arguments(self, block_name, params, fields, scope, path):
         """The parameter values an instance gives, evaluated in the caller's scope."""
