@@ -267,7 +267,8 @@ def test_no_tensorflow_import():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"),
+@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"), ("mobilenet", "MobileNet"),
+                                      ("xception", "Xception"), ("densenet121", "DenseNet121"),
                                       *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)],
                                       ("mobilenet_v3_small", "MobileNetV3Small"),
                                       ("mobilenet_v3_large", "MobileNetV3Large"),
@@ -382,18 +383,49 @@ def _copy_weights_and_compare(graph, ours, ref, keras_name, x, features):
         node_layer(ours, path).set_weights(weights)
         copied += 1
     assert copied == len([layer for layer in leaves.values() if layer.weights])
-    feats = [keras.Model(m.input, _layer(m, name).output)(x) for m, name in zip((ours, ref), features)]
+    _compare(ours, ref, x, [_layer(m, name).output for m, name in zip((ours, ref), features)])
+
+
+def _compare(ours, ref, x, features):
+    """The features (one tensor of each model) and the outputs of the two models agree on ``x``."""
+    feats = [np.asarray(keras.Model(m.input, f)(x)).reshape(len(x), -1) for m, f in zip((ours, ref), features)]
     scale = float(np.max(np.abs(feats[1])))
-    np.testing.assert_allclose(np.asarray(feats[0]), np.asarray(feats[1]), rtol=1e-5, atol=1e-5 * scale)
+    np.testing.assert_allclose(feats[0], feats[1], rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.slow
-def test_efficientnet_b0_equals_keras_applications():
-    graph = resolve(os.path.join(SPECS, "efficientnet_b0.yaml"))
-    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
-    _copy_weights_and_compare(graph, build_model(graph), keras.applications.EfficientNetB0(weights=None),
-                              _efficientnet_keras_name, x, ("avg_pool", "avg_pool"))
+@pytest.mark.parametrize("name,app", [("vgg16", "VGG16"), ("mobilenet", "MobileNet"), ("xception", "Xception"),
+                                      ("densenet121", "DenseNet121")])
+def test_classic_reference_specs_give_keras_applications_outputs(name, app):
+    """Weights copied layer by layer in the order both models hold them (a 1×1-conv classifier's kernel
+    reshaped to a dense one's), random batch-norm statistics; features before the classifier and outputs agree."""
+    graph = resolve(os.path.join(SPECS, name + ".yaml"))
+    ours, ref = build_model(graph), getattr(keras.applications, app)(weights=None)
+    rng = np.random.default_rng(0)
+    pairs = list(zip([m for m in ours.layers if m.weights], [m for m in ref.layers if m.weights], strict=True))
+    for mine, theirs in pairs:
+        weights = theirs.get_weights()
+        if isinstance(theirs, keras.layers.BatchNormalization):
+            weights = [w.astype("float32") for w in (rng.uniform(0.5, 1.5, weights[0].shape),
+                                                     rng.normal(0, 0.1, weights[1].shape),
+                                                     rng.normal(0, 0.1, weights[2].shape),
+                                                     rng.uniform(0.5, 1.5, weights[3].shape))]
+            theirs.set_weights(weights)
+        mine.set_weights([w.reshape(v.shape) for w, v in zip(weights, mine.weights, strict=True)])
+    size = graph.nodes[next(iter(graph.nodes))].attrs["shape"][0]
+    x = rng.uniform(0, 255, (1, size, size, 3)).astype("float32")
+    _compare(ours, ref, x, [pairs[-1][0].input, pairs[-1][1].input])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", range(8), ids=[f"B{i}" for i in range(8)])
+def test_efficientnet_equals_keras_applications(variant):
+    graph = resolve(os.path.join(SPECS, f"efficientnet_b{variant}.yaml"))
+    ref = getattr(keras.applications, f"EfficientNetB{variant}")(weights=None)
+    size = graph.nodes["image"].attrs["shape"][0]
+    x = np.random.default_rng(1).uniform(0, 255, (1, size, size, 3)).astype("float32")
+    _copy_weights_and_compare(graph, build_model(graph), ref, _efficientnet_keras_name, x, ("avg_pool", "avg_pool"))
 
 
 @pytest.mark.slow
@@ -406,12 +438,14 @@ def test_mobilenet_v3_equals_keras_applications(size):
 
 
 @pytest.mark.slow
-def test_convnext_tiny_equals_keras_applications():
-    graph = resolve(os.path.join(SPECS, "convnext_tiny.yaml"))
-    ref = keras.applications.ConvNeXtTiny(weights=None)
-    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
-    _copy_weights_and_compare(graph, build_model(graph), ref, lambda p: _convnext_keras_name(p, "convnext_tiny"), x,
-                              ("head_layernorm", "convnext_tiny_head_layernorm"))
+@pytest.mark.parametrize("size", ["Tiny", "Small", "Base"])
+def test_convnext_equals_keras_applications(size):
+    name = f"convnext_{size.lower()}"
+    graph = resolve(os.path.join(SPECS, f"{name}.yaml"))
+    ref = getattr(keras.applications, f"ConvNeXt{size}")(weights=None)
+    x = np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    _copy_weights_and_compare(graph, build_model(graph), ref, lambda p: _convnext_keras_name(p, name), x,
+                              ("head_layernorm", f"{name}_head_layernorm"))
 
 
 def test_broadcast_merges_compute_what_numpy_does(write_spec):
