@@ -311,6 +311,11 @@ def _set_dotted(data, dotted, value, path):
     keys = dotted.split(".")
     if keys[0] not in TOP_KEYS or len(keys) < 2 and keys[0] not in ("name",):
         raise SpecError([_diag(path, f'--set {dotted}: expected a key such as variables.classes or training.epochs')])
+    if keys[0] == "variables" and len(keys) == 2 and keys[1] not in (data.get("variables") or {}):
+        declared = list(data.get("variables") or {})
+        raise SpecError([_diag(path, f"--set {dotted}: the spec has no variable \"{keys[1]}\""
+                               f"{did_you_mean(keys[1], declared)}, so it would set nothing; its variables: "
+                               f"{', '.join(declared) or 'none'}")])
     node = data
     for i, k in enumerate(keys[:-1]):
         if isinstance(node.get(k), list):
@@ -331,7 +336,7 @@ def _set_dotted(data, dotted, value, path):
 def _diag(path, message):
     from .errors import Diagnostic
 
-    return Diagnostic(Loc("--set"), "", message)
+    return Diagnostic(Loc(path), "", message)
 
 
 def parse_set_value(text: str):

@@ -116,3 +116,13 @@ def test_spec_layer_never_imports_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(SPECS)).stdout
     assert "IMPORTED []" in out
+
+
+def test_a_set_that_sets_nothing_is_an_error_with_did_you_mean():
+    spec = os.path.join(SPECS, "digits_cnn.yaml")
+    r = run_cli("check", spec, "--set", "variables.clases=3")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f'{spec}: --set variables.clases: the spec has no variable "clases" (did you mean "classes"?), so it ' \
+           "would set nothing; its variables: classes, width" in r.stderr
+    r = run_cli("check", spec, "--set", "training.epoch=3")
+    assert r.returncode == 1 and 'unknown key "epoch" in training (did you mean "epochs"?)' in r.stderr
