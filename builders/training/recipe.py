@@ -228,6 +228,23 @@ def compile_for_training(model, graph, cfg, outputs, steps_per_epoch):
     return lr
 
 
+def save_for_use(infer, trained, path):
+    """Write ``model.keras`` as a user loads it: the main output, every layer trainable (a layer frozen for
+    this run would otherwise stay frozen for whoever fine-tunes the file), compiled with this run's optimizer
+    settings, loss and accuracy, and a fresh optimizer state built for those variables (the run's own state
+    belongs to the training model's variables, auxiliary heads included: Keras would skip it, with a warning,
+    when the file is loaded)."""
+    import keras
+
+    for layer in infer.layers:
+        layer.trainable = True
+    optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(trained.optimizer))
+    infer.compile(optimizer=optimizer, loss=infer.loss,
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    optimizer.build(infer.trainable_variables)
+    infer.save(path)
+
+
 def inference_model(model, graph, from_logits):
     """The trained model's main output alone, compiled for evaluation with integer labels."""
     import keras

@@ -54,6 +54,7 @@ class _Job:
     input_shape: tuple
     data: object
     init_from: str | None
+    warnings: list = field(default_factory=list)  # said before training starts, and kept in metrics.json
 
     @property
     def n_classes(self):
@@ -123,6 +124,7 @@ def train(opts: TrainOptions, echo=print):
     fit_seconds = time.perf_counter() - t_fit
 
     results, y_pred = _evaluate_and_export(model, history, job, place, strategy, opts.reports)
+    late_warnings = _after_training_warnings(job, history, results)
     metrics = {
         "spec": job.graph.name, "run": os.path.abspath(place.out), "data": job.data.name,
         "classes": job.n_classes, **results,
@@ -132,8 +134,11 @@ def train(opts: TrainOptions, echo=print):
         "wall_seconds": round(time.perf_counter() - t_start, 3), "setup_seconds": round(t_fit - t_start, 3),
         "fit_seconds": round(fit_seconds, 3), **_throughput(timer, len(job.data.splits["train"])),
         **{k: v for k, v in recipe_report.items() if k in ("transfer", "frozen") and v},
+        **({"warnings": job.warnings + late_warnings} if job.warnings or late_warnings else {}),
     }
     _finish(metrics, job, place, opts, y_pred, echo)
+    for w in late_warnings if place.chief and not opts.quiet else []:
+        echo(f"warning: {w}")
     return metrics
 
 
@@ -146,7 +151,8 @@ def _read_job(opts):
     from archspec.document import load_document
     from archspec.errors import Loc
     from archspec.resolve import resolve
-    from builders.training.data import check_compatible, load_data, resolve_data_path
+    from archspec.batchnorm_statistics import warmup_warning
+    from builders.training.data import check_compatible, load_data, resolve_data_path, steps
 
     doc = load_document(opts.spec, overrides=opts.overrides)
     graph = resolve(doc, opts.choices)
@@ -173,7 +179,11 @@ def _read_job(opts):
     init_from = resolve_data_path(cfg["init_from"], opts.spec) if cfg["init_from"] else None
     if init_from and not os.path.exists(init_from):
         raise TrainingError(f"training.init_from {cfg['init_from']}: no such run folder or .keras file")
-    return _Job(graph, cfg, outputs, input_shape, data, init_from)
+    warnings = []
+    if not init_from:  # weights brought in bring their moving statistics with them
+        total_steps = cfg["epochs"] * steps(len(data.splits["train"]), cfg["batch_size"])
+        warnings = [w for w in [warmup_warning(graph, total_steps)] if w]
+    return _Job(graph, cfg, outputs, input_shape, data, init_from, warnings)
 
 
 def _open_place(opts, job, echo):
@@ -287,6 +297,8 @@ def _say_start(echo, job, model, steps_per_epoch, device_desc, epochs_done, reci
          + (f"; L1/L2 on {n_reg} kernels" if n_reg else ""))
     for n in notes:
         echo(f"note: {n}")
+    for w in job.warnings:
+        echo(f"warning: {w}")
 
 
 def _fit(model, train_ds, val_ds, job, callbacks, epochs_done, verbose, place):
@@ -364,9 +376,19 @@ def _evaluate_and_export(model, history, job, place, strategy, reports):
     y_pred = None
     if len(test_split) and reports:
         y_pred = infer.predict(make_dataset(test_split, **common), verbose=0).argmax(axis=-1)
-    with atomic_path(os.path.join(place.work, "model.keras")) as tmp_model:
-        infer.save(tmp_model)
+    with atomic_path(os.path.join(place.work, "model.keras")) as tmp_model, strategy.scope():
+        recipe.save_for_use(infer, model, tmp_model)
     return results, y_pred
+
+
+def _after_training_warnings(job, history, results):
+    from archspec.batchnorm_statistics import inference_gap_hint
+
+    key = "accuracy" if len(job.outputs) == 1 else f"{job.outputs[0][0]}_accuracy"
+    trained = (history.history.get(key) or [None])[-1]
+    which = "test" if "test" in results else "validation"
+    hint = inference_gap_hint(job.graph, trained, (results.get(which) or {}).get("accuracy"), which)
+    return [hint] if hint else []
 
 
 def _throughput(timer, n_train):
