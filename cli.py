@@ -31,10 +31,12 @@ _choose_option = click.option("--choose", "chooses", multiple=True, metavar="NAM
                               help="Value of a search annotation (default: its default), e.g. --choose stage1.repeat=2.")
 
 
-def _analyse(spec, sets, chooses):
-    from archspec.analysis import check
+def _load(spec, sets, chooses):
+    return archspec.load(spec, set=_pairs(sets, "--set"), choose=_pairs(chooses, "--choose"))
 
-    return check(spec, _pairs(chooses, "--choose"), _pairs(sets, "--set"))
+
+def _analyse(spec, sets, chooses):
+    return _load(spec, sets, chooses).analysis
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -85,7 +87,14 @@ def summary(spec, depth, as_json, sets, chooses):
     """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals."""
     from archspec.report import summary_json, summary_text
 
-    analysis = _analyse(spec, sets, chooses)
+    try:
+        analysis = _analyse(spec, sets, chooses)
+    except SpecError as e:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"error": f"{sum(d.severity == 'error' for d in e.diagnostics)} error(s)",
+                               "file": spec, "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, indent=1))
+        sys.exit(1)
     if as_json:
         click.echo(json.dumps(summary_json(analysis, depth), indent=1))
     else:
@@ -128,20 +137,24 @@ def list_():
         alias = f" (also: {', '.join(kind.aliases)})" if kind.aliases else ""
         click.echo(f"  {name:<18} {kind.doc.split('. ')[0].rstrip('.')}{alias}")
     click.echo("\nStandard blocks (include: [std:NAME]):")
+    blocks = []
     for fname in sorted(os.listdir(STD_BLOCKS)):
         if fname.endswith(".yaml"):
             lib = read_file(os.path.join(STD_BLOCKS, fname))
-            for bname, block in (lib.get("blocks") or {}).items():
-                params = ", ".join(block.get("params") or {})
-                click.echo(f"  std:{fname[:-5]:<10} {bname:<12} ({params})")
+            blocks += [(f"std:{fname[:-5]}", name, ", ".join(b.get("params") or {}))
+                       for name, b in (lib.get("blocks") or {}).items()]
+    lib_w, name_w = (max(len(b[i]) for b in blocks) for i in (0, 1))
+    for lib, name, params in blocks:
+        click.echo(f"  {lib:<{lib_w}}  {name:<{name_w}}  ({params})")
     specs_dir = _reference_specs_dir()
     if specs_dir:
         click.echo(f"\nReference specs ({specs_dir}):")
-        for fname in sorted(os.listdir(specs_dir)):
-            if fname.endswith((".yaml", ".yml", ".json")):
-                data = read_file(os.path.join(specs_dir, fname))
-                desc = data.get("description", "") if isinstance(data, dict) else ""
-                click.echo(f"  {fname:<22} {desc}")
+        names = sorted(f for f in os.listdir(specs_dir) if f.endswith((".yaml", ".yml", ".json")))
+        width = max(map(len, names), default=0)
+        for fname in names:
+            data = read_file(os.path.join(specs_dir, fname))
+            desc = data.get("description", "") if isinstance(data, dict) else ""
+            click.echo(f"  {fname:<{width}}  {desc}")
 
 
 # ---- build / gradcheck (builders.keras_model, builders.gradcheck) ----
@@ -161,17 +174,17 @@ def build(spec, output, show_summary, no_aux, sets, chooses):
         raise click.UsageError("nothing to do: give -o FILE.keras and/or --summary")
     if output and not output.endswith(".keras"):
         raise click.BadParameter(f"{output}: the file name must end in .keras", param_hint="-o/--output")
-    analysis = _analyse(spec, sets, chooses)
-    for w in analysis.warnings:
+    net = _load(spec, sets, chooses)
+    for w in net.warnings:
         click.echo(str(w), err=True)
     _tf_quiet()
     from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():  # TensorFlow's C++ start-up chatter (ARCHSPEC_DEBUG=1 shows it)
-        from builders.keras_model import BuildError, build_model, save_model
+        from builders.keras_model import BuildError, save_model
 
         try:
-            model = build_model(analysis.graph, include_aux=not no_aux)
+            model = net.to_keras(include_aux=not no_aux)
         except BuildError as e:
             error = str(e)
         else:
@@ -271,12 +284,12 @@ def _detail(ctx, param, value):
 @_choose_option
 def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, sets, chooses):
     """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed."""
-    from builders.diagram import RenderError, render_spec_analysis
+    from builders.diagram import RenderError
 
-    analysis = _analyse(spec, sets, chooses)
+    net = _load(spec, sets, chooses)
     try:
-        render_spec_analysis(analysis, output, detail=detail, direction=direction, show_shapes=not no_shapes,
-                             show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend)
+        net.render(output, detail=detail, direction=direction, show_shapes=not no_shapes,
+                   show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend)
     except RenderError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {output}", err=True)
@@ -327,19 +340,13 @@ def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed
     written every epoch; --resume continues from it.
     """
     _tf_quiet()
-    from builders.training.train import TrainOptions
-    from builders.training.train import train as run_train
-
     overrides = _pairs(sets, "--set")
-    for key, value in (("data", data), ("epochs", epochs), ("batch_size", batch_size)):
-        if value is not None:
-            overrides[f"training.{key}"] = value
     if mixed_precision:
         overrides["training.mixed_precision"] = True
-    opts = TrainOptions(spec, overrides, _pairs(chooses, "--choose"), out=out, overwrite=overwrite, resume=resume,
-                        devices=devices, quiet=quiet)
     try:
-        run_train(opts, echo=click.echo)
+        archspec.train(spec, data=data, epochs=epochs, batch_size=batch_size, out=out, resume=resume,
+                       overwrite=overwrite, devices=devices, set=overrides, choose=_pairs(chooses, "--choose"),
+                       quiet=quiet, echo=click.echo)
     except _training_errors() as e:
         raise click.ClickException(str(e)) from None
 
@@ -382,16 +389,23 @@ def predict(run, images, top_k, as_json):
     from builders.training.inference import predict as run_predict
     from builders.training.native_stderr import quiet_native_stderr
 
+    unreadable = []
     try:
         with quiet_native_stderr():  # TensorFlow's device chatter when the model loads
-            results = run_predict(run, list(images), top_k)
+            results = run_predict(run, list(images), top_k, errors=unreadable)
     except _training_errors() as e:
         raise click.ClickException(str(e)) from None
     if as_json:
-        click.echo(json.dumps({p: [{"class": c, "probability": q} for c, q in top] for p, top in results}, indent=1))
-        return
-    for path, top in results:
-        click.echo(f"{path}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
+        out = {p: [{"class": c, "probability": q} for c, q in top] for p, top in results}
+        out.update({p: {"error": message} for p, message in unreadable})
+        click.echo(json.dumps({p: out[p] for p in images if p in out}, indent=1))
+    else:
+        for path, top in results:
+            click.echo(f"{path}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
+    for _, message in unreadable:
+        click.echo(f"archspec: {message}", err=True)
+    if unreadable:
+        sys.exit(1)
 
 # ---- search (builders.search) ----
 
@@ -422,37 +436,26 @@ def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_pa
            oracle, worker_timeout, idle_timeout, trial_timeout, sets):
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (a plain spec)."""
     _tf_quiet()
-    from archspec.document import load_document
-    from builders.search.runner import TrialRunner  # TF-free: the trials' fork server starts importing now
-    from builders.training.native_stderr import quiet_native_stderr
-
-    runner = None if role == "chief" else TrialRunner(timeout=trial_timeout).start()
     try:
-        with quiet_native_stderr():
-            from builders.search.tuner import SearchOptions
-            from builders.search.tuner import search as run_search
-        overrides = _pairs(sets, "--set")
-        if out is None:
-            name = load_document(spec, overrides=overrides).data.get("name") or os.path.splitext(os.path.basename(spec))[0]
-            out = os.path.join("searches", str(name))
-        opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
-                             devices=devices, overrides=overrides, max_params=max_params, max_macs=max_macs,
-                             seed=seed, resume=resume, overwrite=overwrite, role=role, oracle=oracle,
-                             worker_timeout=worker_timeout, idle_timeout=idle_timeout, trial_timeout=trial_timeout)
-        run_search(opts, echo=click.echo, runner=runner)
+        archspec.search(spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
+                        set=_pairs(sets, "--set"), resume=resume, overwrite=overwrite, echo=click.echo,
+                        devices=devices, max_params=max_params, max_macs=max_macs, seed=seed, role=role,
+                        oracle=oracle, worker_timeout=worker_timeout, idle_timeout=idle_timeout,
+                        trial_timeout=trial_timeout)
     except (_training_errors(), ValueError) as e:
         raise click.ClickException(str(e)) from None
-    finally:
-        if runner is not None:
-            runner.abort()  # a trial still running when the search fails or is interrupted
 
 
 def _reference_specs_dir():
-    for base in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
-        d = os.path.join(base, "specs")
-        if os.path.isdir(d):
-            return os.path.relpath(d)
-    return None
+    """The reference specs: the project's own ``specs/`` (an absolute path, right from any folder)."""
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
+    return d if os.path.isdir(d) else None
+
+
+def _diagnostic_json(d):
+    loc = d.loc
+    return {"file": loc.file if loc else None, "line": loc.line if loc else None, "col": loc.col if loc else None,
+            "node": d.node, "severity": d.severity, "message": d.message, "text": str(d)}
 
 
 def _write_text(path, text):

@@ -1,0 +1,162 @@
+"""archspec's Python API: load a spec, look at it, and build, draw, train or search it.
+
+    >>> import archspec
+    >>> net = archspec.load("specs/digits_cnn.yaml", set={"variables.classes": 10})
+    >>> net.totals()["params"]
+    66218
+    >>> model = net.to_keras()              # Keras is imported here, not before
+    >>> metrics = archspec.train("specs/digits_cnn.yaml", epochs=2, out="runs/digits", overwrite=True)
+
+Everything up to :meth:`Spec.to_keras`, :meth:`Spec.render`, :func:`train` and :func:`search` is static and
+imports neither TensorFlow nor Keras.  Those four reach into ``builders`` (the back ends) when called: this
+module is the one place in ``archspec`` that does, and only inside them, so the import of ``archspec`` stays
+light.  The command line (``cli.py``) is a thin layer over the same functions.
+"""
+
+from __future__ import annotations
+
+from .analysis import Analysis, check
+
+
+class Spec:
+    """A spec file, resolved (blocks, repeats, expressions and choices applied) and checked.
+
+    Args:
+        path: the spec file (YAML or JSON).
+        analysis: its :class:`~archspec.analysis.Analysis`.
+        overrides: the ``set`` values it was loaded with (dotted keys).
+        choices: the ``choose`` values (search annotations) it was loaded with.
+    """
+
+    def __init__(self, path: str, analysis: Analysis, overrides: dict, choices: dict):
+        self.path = path
+        self.analysis = analysis
+        self.overrides = dict(overrides)
+        self.choices = dict(choices)
+
+    @property
+    def graph(self):
+        """The resolved graph (:class:`~archspec.ir.Graph`): nodes by path, inputs, outputs."""
+        return self.analysis.graph
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def warnings(self) -> list:
+        return self.analysis.warnings
+
+    def hash(self) -> str:
+        """The canonical graph hash: equal for the same network, whatever its node names or branch order."""
+        return self.graph.hash()
+
+    def totals(self) -> dict:
+        """Parameters (trainable, non-trainable), MACs, activation memory and node count."""
+        return self.analysis.totals()
+
+    def summary(self, depth: int | None = None) -> str:
+        """The table ``archspec summary`` prints; ``depth`` folds nodes below that path depth into subtotals."""
+        from .report import summary_text
+
+        return summary_text(self.analysis, depth)
+
+    def to_dict(self, depth: int | None = None) -> dict:
+        """What ``archspec summary --json`` prints: totals, nodes, warnings."""
+        from .report import summary_json
+
+        return summary_json(self.analysis, depth)
+
+    def to_yaml(self) -> str:
+        """The spec fully expanded, as ``archspec resolve`` writes it."""
+        from .emit import to_yaml
+
+        return to_yaml(self.graph)
+
+    def to_keras(self, include_aux: bool = True):
+        """A ``keras.Model``: one layer per node, named after its path (imports Keras)."""
+        from builders.keras_model import build_model
+
+        return build_model(self.graph, include_aux=include_aux)
+
+    def render(self, path: str, **options) -> str:
+        """Draw the network with Graphviz to ``path`` (.svg, .png, .pdf or .dot); options as ``archspec render``:
+        ``detail`` ("blocks", "layers" or a depth), ``direction``, ``show_shapes``, ``show_params``,
+        ``edge_shapes``, ``legend``."""
+        from builders.diagram import render_spec_analysis
+
+        render_spec_analysis(self.analysis, path, **options)
+        return path
+
+    def __repr__(self):
+        t = self.totals()
+        return f"<archspec.Spec {self.name!r}: {t['nodes']} nodes, {t['params']:,} params, {t['macs']:,} MACs>"
+
+
+def load(path: str, set: dict | None = None, choose: dict | None = None) -> Spec:  # noqa: A002 - the CLI's names
+    """Read, resolve and check a spec file.
+
+    Args:
+        path: the spec file.
+        set: overrides by dotted key, as ``--set``: ``{"variables.classes": 10, "training.epochs": 5}``.
+        choose: values of search annotations by name, as ``--choose``; the others take their defaults.
+
+    Raises:
+        SpecError: with every problem found, each as ``file:line:col: node: message``.
+    """
+    overrides, choices = dict(set or {}), dict(choose or {})
+    return Spec(path, check(path, choices, overrides), overrides, choices)
+
+
+def train(spec: str, *, data: str | None = None, epochs: int | None = None, batch_size: int | None = None,
+          out: str | None = None, resume: bool = False, overwrite: bool = False, devices: str = "auto",
+          set: dict | None = None, choose: dict | None = None, quiet: bool = False, echo=print) -> dict:  # noqa: A002
+    """Train a spec as ``archspec train`` does; returns the run's metrics (also in ``OUT/metrics.json``).
+
+    ``data``, ``epochs`` and ``batch_size`` override the spec's ``training:`` section, as ``set`` can any of its
+    fields.  Raises ``TrainingError`` or ``SpecError`` with a message that says what to do.
+    """
+    from builders.training.train import TrainOptions
+    from builders.training.train import train as run_train
+
+    overrides = dict(set or {})
+    for key, value in (("data", data), ("epochs", epochs), ("batch_size", batch_size)):
+        if value is not None:
+            overrides[f"training.{key}"] = value
+    opts = TrainOptions(spec, overrides, dict(choose or {}), out=out, overwrite=overwrite, resume=resume,
+                        devices=devices, quiet=quiet)
+    return run_train(opts, echo=echo)
+
+
+def search(spec: str, *, out: str | None = None, tuner: str = "random", max_trials: int = 10,
+           epochs: int | None = None, data: str | None = None, set: dict | None = None,  # noqa: A002
+           resume: bool = False, overwrite: bool = False, echo=print, **options) -> dict:
+    """Search an annotated spec with Keras Tuner, as ``archspec search`` does; writes ``OUT/best.yaml`` (``OUT``
+    defaults to ``searches/<spec name>``) and returns the summary (leaderboard rows, the best trial).
+
+    ``options`` are the other fields of ``builders.search.tuner.SearchOptions`` (``max_params``,
+    ``max_macs``, ``devices``, ``seed``, ``trial_timeout``, ``role`` and ``oracle`` for a distributed search, ...).
+    """
+    import os
+
+    from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
+
+    overrides = dict(set or {})
+    if out is None:
+        from .document import load_document
+
+        name = load_document(spec, overrides=overrides).data.get("name")
+        out = os.path.join("searches", str(name or os.path.splitext(os.path.basename(spec))[0]))
+    runner = None if options.get("role") == "chief" else TrialRunner(timeout=options.get("trial_timeout")).start()
+    try:
+        from builders.training.native_stderr import quiet_native_stderr
+
+        with quiet_native_stderr():  # TensorFlow's C++ start-up chatter
+            from builders.search.tuner import SearchOptions
+            from builders.search.tuner import search as run_search
+        opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
+                             overrides=overrides, resume=resume, overwrite=overwrite, **options)
+        return run_search(opts, echo=echo, runner=runner)
+    finally:
+        if runner is not None:
+            runner.abort()  # a trial still running when the search fails or is interrupted
