@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 from .analysis import NOT_COUNTED_IN_MACS, Analysis
 from .kinds import fmt_shape
 from .numbers import human, human_bytes
@@ -41,7 +44,28 @@ def summary_text(analysis: Analysis, depth: int | None = None) -> str:
                      + (f" (loss weight {o.loss_weight:g})" if o.loss_weight != 1.0 else "") for o in g.outputs)
     lines.append(f"outputs: {outs}")
     lines.append(f"nodes: {t['nodes']}; RF = receptive field in input pixels / effective stride")
+    lines += search_space_text(g.decisions)
     return "\n".join(lines)
+
+
+def search_space_text(decisions) -> list[str]:
+    """The search annotations met, each with its range and the value this summary used (its default or
+    ``--choose``); nothing for a plain spec."""
+    if not decisions:
+        return []
+    table = [("annotation", "values", "here")] + [(d.name, d.annotation.describe(), _spec_value(d.value))
+                                                  for d in decisions]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    sizes = [d.annotation.size() for d in decisions]
+    combinations = math.prod(s for s in sizes if s != math.inf)
+    continuous = sum(s == math.inf for s in sizes)
+    lines = ["", f"search space: {len(decisions)} annotation(s) met here; {combinations:,} combinations of the "
+             "discrete ones" + (f", and {continuous} continuous range(s)" if continuous else "")]
+    for n, row in enumerate(table):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
 
 
 def summary_json(analysis: Analysis, depth: int | None = None) -> dict:
@@ -63,3 +87,7 @@ def summary_json(analysis: Analysis, depth: int | None = None) -> dict:
         "search_space": [{"name": d.name, "value": d.value, "annotation": d.annotation.to_json()}
                          for d in g.decisions],
     }
+
+
+def _spec_value(value):
+    return value if isinstance(value, str) else json.dumps(value)

@@ -720,6 +720,22 @@ def test_predict_cli_top_k(aux_run, tmp_path):
         assert [c for c, _ in top] == [t["class"] for t in r[path]]
 
 
+def test_predict_reports_an_unreadable_file_and_predicts_the_others(aux_run, tmp_path):
+    x, _ = _digit_pictures()
+    good = [str(tmp_path / f"digit{i}.png") for i in range(2)]
+    for i, p in enumerate(good):
+        PIL_Image.fromarray(x[i]).save(p)
+    (tmp_path / "bad.png").write_bytes(b"no picture")
+    paths = [good[0], str(tmp_path / "bad.png"), good[1]]
+    proc = run_cli("predict", aux_run["run"], *paths)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == good
+    assert f"{tmp_path / 'bad.png'}: cannot decode the image" in proc.stderr
+    proc = run_cli("predict", aux_run["run"], *paths, "--json")
+    r = json.loads(proc.stdout)
+    assert proc.returncode == 1 and list(r) == paths and "cannot decode the image" in r[paths[1]]["error"]
+
+
 def test_predict_errors(aux_run, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"no picture")
     with pytest.raises(TrainingError, match="bad.png: cannot decode the image"):

@@ -456,17 +456,25 @@ def steps(n, batch_size, drop_remainder=False):
     return n // batch_size if drop_remainder else math.ceil(n / batch_size)
 
 
-def load_images(paths, input_shape):
-    """Image files (predict) -> float32 numpy batch, with a clear error for unreadable files."""
+def load_images(paths, input_shape, errors=None):
+    """Image files (predict) -> (float32 numpy batch, the paths it holds).  An unreadable file raises a clear
+    TrainingError, or, given a list ``errors``, is appended there as (path, message) and left out."""
     import tensorflow as tf
 
-    out = []
+    out, kept = [], []
     for p in paths:
-        if not os.path.isfile(p):
-            raise TrainingError(f"{p}: no such image file")
         try:
-            out.append(decode_file(tf.constant(p), input_shape).numpy())
-        except Exception as e:  # noqa: BLE001 - InvalidArgumentError etc.
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TrainingError(f"{p}: cannot decode the image ({msg[:200]})") from None
-    return np.stack(out)
+            if not os.path.isfile(p):
+                raise TrainingError(f"{p}: no such image file")
+            try:
+                out.append(decode_file(tf.constant(p), input_shape).numpy())
+            except Exception as e:  # noqa: BLE001 - InvalidArgumentError etc.
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise TrainingError(f"{p}: cannot decode the image ({msg[:200]})") from None
+        except TrainingError as e:
+            if errors is None:
+                raise
+            errors.append((p, str(e)))
+            continue
+        kept.append(p)
+    return (np.stack(out) if out else np.zeros((0, *input_shape), np.float32)), kept

@@ -71,14 +71,18 @@ def _split(d, split):
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second
-def predict(run, images, top_k=3):
-    """Top-k classes of each image: [(path, [(class name, probability), ...])]."""
+def predict(run, images, top_k=3, errors=None):
+    """Top-k classes of each image: [(path, [(class name, probability), ...])].  An unreadable image raises
+    TrainingError, or, given a list ``errors``, is appended there as (path, message) while the others are
+    predicted."""
     import numpy as np
 
     from builders.training.data import load_images
 
     meta, model = load_run(run)
-    x = load_images(images, tuple(meta["input_shape"]))
+    x, images = load_images(images, tuple(meta["input_shape"]), errors)
+    if not images:
+        return []
     p = np.asarray(model.predict(x, verbose=0), np.float64)
     if meta["outputs"][0]["from_logits"]:
         p = np.exp(p - p.max(axis=-1, keepdims=True))
