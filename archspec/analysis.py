@@ -8,10 +8,11 @@ does not cascade into a page of messages.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from . import kinds as K
-from .errors import Collector, SpecError, collapse_repeats
+from .errors import Collector, Diagnostic, SpecError, collapse_repeats
 from .ir import Graph
 from .numbers import human_bytes
 
@@ -190,10 +191,40 @@ def check(spec, choices=None, overrides=None) -> Analysis:
         diagnostics = [*diagnostics, *e.diagnostics]
     result = analyse(graph, strict=False)
     errors_before = any(d.severity == "error" for d in diagnostics)
-    result.diagnostics = collapse_repeats([*diagnostics, *result.diagnostics])
+    result.diagnostics = collapse_repeats(_as_the_user_reads_them([*diagnostics, *result.diagnostics], graph,
+                                                                  doc.file))
     if errors_before or any(d.severity == "error" for d in result.diagnostics):
         raise SpecError(_by_position(result.diagnostics))
     return result
+
+
+def _as_the_user_reads_them(diagnostics, graph, spec_file):
+    """An error at a node with a ``hint:`` gets the hint; a problem inside a block from a library (``std:`` or an
+    include) is reported where the spec calls the block, with the block's own line in the message."""
+    out = []
+    for d in diagnostics:
+        node = graph.nodes.get(d.node)
+        message = f"{d.message}; {node.hint}" if node is not None and node.hint and d.severity == "error" \
+            else d.message
+        call = _call_site(d, graph, spec_file)
+        if call is not None:
+            message = f'in block "{graph.scopes[call]}" ({d.loc}): {message}'
+        out.append(Diagnostic(graph.calls[call] if call else d.loc, d.node, message, d.severity))
+    return out
+
+
+def _call_site(d, graph, spec_file):
+    """The innermost block instance on ``d``'s node path that the spec file itself calls, when ``d`` is
+    located in another file; else None."""
+    if not d.loc or not d.node or os.path.abspath(d.loc.file) == os.path.abspath(spec_file):
+        return None
+    parts = d.node.split("/")
+    for k in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:k])
+        call = graph.calls.get(prefix)
+        if call is not None and os.path.abspath(call.file) == os.path.abspath(spec_file):
+            return prefix
+    return None
 
 
 def _by_position(diagnostics):

@@ -44,6 +44,21 @@ class ExprError(Exception):
         self.pos = pos
 
 
+class Poisoned(ExprError):
+    """The expression reads a value that failed earlier (and was reported there): nothing new to say."""
+
+    def __init__(self):
+        super().__init__("a value it reads failed earlier")
+
+
+class _Failed:
+    def __repr__(self):
+        return "<failed>"
+
+
+FAILED = _Failed()  # the value of a variable whose own evaluation failed
+
+
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<num>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)
@@ -300,6 +315,8 @@ def _evaluate(node, env):
         if name not in env:
             raise ExprError(f'undefined variable "{name}"{did_you_mean(name, env)}', pos)
         value = env[name]
+        if value is FAILED:
+            raise Poisoned()
         if isinstance(value, Record):
             raise ExprError(f'"{name}" is {value.kind}; read one of its fields, '
                             f'{", ".join(f"{name}.{f}" for f in value.fields)}', pos)
@@ -307,6 +324,8 @@ def _evaluate(node, env):
     if tag == "field":
         name, field, pos = node[1], node[2], node[3]
         record = env.get(name)
+        if record is FAILED:
+            raise Poisoned()
         if not isinstance(record, Record):
             what = "undefined" if name not in env else "not a block input"
             raise ExprError(f'"{name}.{field}": "{name}" is {what}; only a block\'s inputs have fields '
@@ -316,6 +335,8 @@ def _evaluate(node, env):
                             f'its fields: {", ".join(record.fields)}', pos)
         try:
             return record.field(field)
+        except Poisoned:
+            raise
         except ExprError as e:
             raise ExprError(e.message, pos) from None
     if tag == "list":
@@ -418,6 +439,8 @@ def _template(text, env):
             raise _NotTemplate() from None
         try:
             value = _evaluate(node, env)
+        except Poisoned:
+            raise
         except ExprError as e:
             raise ExprError(e.message, start + e.pos) from None
         out.append(_format(value))

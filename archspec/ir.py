@@ -51,6 +51,7 @@ class Node:
     inputs: tuple = ()
     loc: Loc | None = None
     quiet: tuple = ()  # warning codes silenced on this node (not part of the network: not hashed)
+    hint: str = ""  # what to do, added to an error at this node (written by a block that knows: not hashed)
 
     def __post_init__(self):
         object.__setattr__(self, "attrs", freeze_maps(dict(self.attrs)))  # frozen like the graph that holds it
@@ -93,6 +94,7 @@ class Graph:
     decisions: tuple = ()
     file: str = ""
     quiet: tuple = ()  # warning codes silenced in the whole spec
+    calls: dict = field(default_factory=dict)  # block instance path -> where it is called (not hashed)
 
     def __post_init__(self):
         set_field = object.__setattr__.__get__(self)  # the one place a frozen dataclass sets its own fields
@@ -102,6 +104,7 @@ class Graph:
         set_field("training", freeze_maps(dict(self.training)))
         set_field("decisions", tuple(self.decisions))
         set_field("quiet", tuple(self.quiet))
+        set_field("calls", FrozenDict(self.calls))
 
     @property
     def inputs(self):

@@ -51,7 +51,7 @@ def _common():
 
 
 def _kind_body(kind):
-    props = _common()
+    props = {**_common(), "hint": {"type": "string", "description": "added to an error at this node"}}
     for f in kind.fields:
         props[f.name] = f.schema(_value)
     return {"type": "object", "properties": props, "additionalProperties": False,

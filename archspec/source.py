@@ -133,6 +133,38 @@ class _Converter:
              "strings, numbers, booleans and null are)")
 
 
+def _at(mark):
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "above"
+
+
+def yaml_problem(e, text: str) -> str:
+    """PyYAML's complaint said as what the writer did (its own words kept at the end, for searching)."""
+    problem, start, here = e.problem or str(e), e.context_mark, e.problem_mark
+    line = text.splitlines()[here.line] if here and here.line < len(text.splitlines()) else ""
+    char = line[here.column] if here and here.column < len(line) else ""
+    if char == "\t" or (problem.startswith("found character") and "\t" in line[:here.column + 1]):
+        said = "a tab character: YAML indents with spaces only"
+    elif problem == "did not find expected key":
+        said = (f"this line starts at column {here.column + 1}, but the keys of the mapping it follows start at "
+                f"column {start.column + 1} ({_at(start)}): line it up with them, or indent it under the key it "
+                "belongs to")
+    elif problem.startswith("did not find expected ',' or"):
+        bracket = problem[-2]
+        said = (f"the {'{...}' if bracket == '}' else '[...]'} opened at {_at(start)} is not closed before this point: "
+                f"a ',' between items or the closing '{bracket}' is missing")
+    elif problem == "did not find expected '-' indicator":
+        said = (f"this line starts at column {here.column + 1}, but the items of the list it follows start at "
+                f"column {start.column + 1} ({_at(start)}): its '- ' must line up with theirs")
+    elif problem.startswith("found unexpected end of stream") and "quoted" in (e.context or ""):
+        said = f"the quoted string opened at {_at(start)} is never closed"
+    elif problem.startswith("mapping values are not allowed"):
+        said = ("a second ': ' on one line: quote a value that contains ': ' (\"a: b\"), or put the inner mapping "
+                "in braces ({a: b}) or on its own indented line")
+    else:
+        return f"not valid YAML/JSON: {problem}"
+    return f"not valid YAML: {said} (YAML: {problem})"
+
+
 def parse_text(text: str, name: str = "<string>"):
     """Parse YAML/JSON text into SrcMap/SrcList/scalars; raises SpecError on bad input."""
     if len(text) > MAX_BYTES:
@@ -142,8 +174,7 @@ def parse_text(text: str, name: str = "<string>"):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
-        problem = e.problem or str(e)
-        fail(loc, "", f"not valid YAML/JSON: {problem}")
+        fail(loc, "", yaml_problem(e, text))
     except yaml.YAMLError as e:
         fail(Loc(name), "", f"not valid YAML/JSON: {e}")
     except RecursionError:

@@ -155,8 +155,9 @@ layers:
     path = write_spec(spec)
     with pytest.raises(SpecError) as e:
         check(path)
-    assert f'{path}:5:27: blk/conv2d_1: in "${{in.channels}}": the shape of "in" is not known here: it is not ' \
-           "(yet) defined where the block is used, or it failed" in str(e.value)
+    assert f'{path}:5:27: blk/conv2d_1: in "${{in.channels}}": the shape of "in" is not known where the block is ' \
+           "used: its input is defined later in the spec (or not at all); a block's inputs must come before it" \
+           in str(e.value)
 
 
 def test_vector_inputs_have_no_height(write_spec):

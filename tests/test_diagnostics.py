@@ -17,6 +17,12 @@ def errors_of(path):
     return [str(d) for d in e.value.diagnostics if d.severity == "error"]
 
 
+def _errors(path):
+    with pytest.raises(SpecError) as e:
+        check(path)
+    return e.value
+
+
 def test_all_problems_reported_at_once(write_spec):
     errs = errors_of(write_spec("""
         spec_version: 1
@@ -232,3 +238,79 @@ def test_the_reference_specs_check_without_warnings():
     for name in sorted(os.listdir(SPECS)):
         if name.endswith(".yaml"):
             assert check(os.path.join(SPECS, name)).warnings == [], name
+
+
+RESNET18_FORGOT = """\
+spec_version: 1
+include: [std:resnet]
+layers:
+  - input: {shape: [32, 32, 3]}
+  - conv2d: {id: stem, filters: 64, kernel: 3, padding: same}
+  - basic: {id: stage1, repeat: 2, filters: 64}
+  - basic: {id: stage2, repeat: 2, filters: 128, first: {strides: 2, shortcut: identity}}
+  - global_avg_pool2d
+  - dense: {units: 10, activation: softmax}
+"""
+
+
+def test_a_mistake_inside_a_standard_block_is_reported_at_the_call_with_the_fix(write_spec):
+    path = write_spec(RESNET18_FORGOT)
+    e = _errors(path)
+    assert len(e.diagnostics) == 1  # no follow-on errors in the next iteration, whose input failed
+    text = str(e.diagnostics[0])
+    assert text.startswith(f'{path}:7:5: stage2/block1/add: in block "basic" (')
+    assert re.search(r"archspec/blocks/resnet\.yaml:\d+:\d+\): add needs inputs of the same shape", text)
+    assert text.endswith("the identity shortcut cannot carry a change of shape (strides or filters): give the "
+                         "block shortcut: projection, or leave shortcut: out")
+    fixed = check(write_spec(RESNET18_FORGOT.replace(", shortcut: identity", ""), "fixed.yaml"))
+    assert "stage2/block1/proj" in fixed.graph.nodes and "stage2/block2/proj" not in fixed.graph.nodes
+    assert "stage1/block1/proj" not in fixed.graph.nodes  # 64 -> 64 at stride 1: the identity
+
+
+def test_a_missing_block_parameter_is_one_error(write_spec):
+    path = write_spec("""\
+spec_version: 1
+include: [std:resnet]
+layers:
+  - input: {shape: [32, 32, 3]}
+  - basic: {id: b1, strides: 2}
+  - basic: {id: b2, filters: 8, strides: "${2 * widht}"}
+  - global_avg_pool2d
+""")
+    assert [str(d) for d in _errors(path).diagnostics] == [
+        f'{path}:5:5: b1: block "basic" needs the parameter "filters" (int)',
+        f'{path}:6:42: b2: in "${{2 * widht}}": undefined variable "widht"']
+
+
+def test_a_name_in_another_scope_is_suggested_by_its_path(write_spec):
+    path = write_spec("""\
+spec_version: 1
+include: [std:resnet]
+layers:
+  - input: {shape: [32, 32, 3]}
+  - basic: {id: stage1, repeat: 2, filters: 8}
+  - global_avg_pool2d: {inputs: conv_a}
+  - dense: {units: 3}
+""")
+    assert 'reference to "conv_a", which does not exist (did you mean "stage1/block1/conv_a" or ' \
+           '"stage1/block2/conv_a"?)' in str(_errors(path))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("layers:\n  - dense:\n      units: 3\n     activation: relu\n",
+     "5:6: not valid YAML: this line starts at column 6, but the keys of the mapping it follows start at column 5 "
+     "(line 3, column 5): line it up with them, or indent it under the key it belongs to "
+     "(YAML: did not find expected key)"),
+    ("layers:\n  - input: {shape: [8]\n  - dense: {units: 3}\n",
+     "4:3: not valid YAML: the {...} opened at line 3, column 12 is not closed before this point: a ',' between "
+     "items or the closing '}' is missing"),
+    ("layers:\n  - input: {shape: [8]}\n   - flatten\n",
+     "4:4: not valid YAML: this line starts at column 4, but the items of the list it follows start at column 3 "
+     "(line 3, column 3)"),
+    ("layers:\n\t- input: {shape: [8]}\n", "3:1: not valid YAML: a tab character: YAML indents with spaces only"),
+    ('name: "abc\nlayers: []\n', "4:1: not valid YAML: the quoted string opened at line 2, column 7 is never closed"),
+    ("name: a: b\n", "2:8: not valid YAML: a second ': ' on one line: quote a value that contains ': '"),
+])
+def test_yaml_syntax_errors_say_what_the_writer_did(write_spec, text, message):
+    path = write_spec("spec_version: 1\n" + text)  # the line numbers count this first line
+    assert f"{path}:{message}" in str(_errors(path))

@@ -17,6 +17,7 @@ from .. import kinds as K
 from ..annotations import is_annotation
 from ..block_params import MISSING, PARAM_TYPE_NAMES, check_param, param_spec
 from ..errors import Loc, did_you_mean
+from ..expr import FAILED
 from ..source import SrcList, SrcMap
 from .defaults import defaults_for, read_defaults
 from .scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Skip, passes_on
@@ -42,6 +43,7 @@ class Proto:
     refs: list
     loc: Loc
     quiet: tuple = ()
+    hint: str = ""
 
 
 def quiet_codes(value, loc, path, diag):
@@ -64,6 +66,7 @@ class Expander:
         self.protos: dict[str, Proto] = {}
         self.shapes = ShapesSoFar(self.protos)
         self.scopes: dict[str, str] = {}  # path prefix -> block name, "group" or "KIND ×N"
+        self.calls: dict[str, Loc] = {}  # block instance path -> the item that calls it
 
     def error(self, loc, node, message):
         self.diag.error(loc, node, message)
@@ -313,6 +316,8 @@ class Expander:
         allowed = set(lk.field_map())
         given = {}
         for key in fields:
+            if key == "hint":
+                continue
             if key in COMMON_KEYS:
                 if key == "defaults":
                     self.error(fields.key_at(key), path, "defaults: belongs on a block, group or the spec, not a layer")
@@ -346,7 +351,11 @@ class Expander:
             ref.node = ref.node if ref.node and ref.node != scope.path else path
         quiet = quiet_codes(self.value(fields["quiet"], scope, fields.at("quiet"), f"{path}.quiet", path),
                             fields.at("quiet"), path, self.diag) if "quiet" in fields else ()
-        self.protos[path] = Proto(path, lk.name, attrs, in_refs, loc, quiet)
+        hint = self.value(fields["hint"], scope, fields.at("hint"), f"{path}.hint", path) if "hint" in fields else ""
+        if not isinstance(hint, str):
+            self.error(fields.at("hint"), path, "hint: is a sentence added to an error at this node")
+            hint = ""
+        self.protos[path] = Proto(path, lk.name, attrs, in_refs, loc, quiet, hint)
         ent = NodeEnt(path)
         self.define(scope, name, ent, loc, path)
         return ent
@@ -414,6 +423,7 @@ class Expander:
         ent = ScopeEnt(body)
         self.define(scope, name, ent, loc, path)
         self.scopes[path] = block_name
+        self.calls[path] = loc
         return self.expand_body(ent, block, block["layers"], in_refs, path)
 
     def input_names(self, block_name, block, in_refs, loc, path):
@@ -452,7 +462,7 @@ class Expander:
             try:
                 variables[key] = self.value(fields[key], scope, fields.at(key), f"{path}.{key}", path)
             except Skip:
-                pass
+                variables[key] = FAILED  # reported: what reads it inside the block says nothing more
         return variables
 
     def bind_params(self, block_name, params, fields, body, loc, path):
@@ -466,6 +476,7 @@ class Expander:
                            f"{did_you_mean(ptype, PARAM_TYPE_NAMES)}; one of {', '.join(PARAM_TYPE_NAMES)}")
                 continue
             if pname not in variables:
+                variables[pname] = FAILED  # until it has a value: what reads it says nothing more
                 if default is MISSING:
                     self.error(loc, path, f'block "{block_name}" needs the parameter "{pname}" ({ptype})')
                     continue
@@ -473,10 +484,13 @@ class Expander:
                     variables[pname] = self.value(default, body, ploc, f"{path}.{pname}", path)
                 except Skip:
                     continue
+            if variables[pname] is FAILED:
+                continue
             problem = check_param(variables[pname], ptype, choices)
             if problem:
                 where = fields.at(pname) if pname in fields else ploc
                 self.error(where, path, f'parameter "{pname}" of block "{block_name}": {problem}')
+                variables[pname] = FAILED
 
 
 def _without(fields, key):

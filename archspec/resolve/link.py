@@ -49,10 +49,22 @@ class Linker:
                            f'"in" (its input); "{text}" is a top-level node, reached from inside a block as '
                            f'"/{text}"')
                 return None
-            self.error(ref.loc, ref.node, f'reference to "{ref.text}", which does not exist'
-                       f"{did_you_mean(ref.text, visible)}")
+            hint = did_you_mean(ref.text, visible) or self.elsewhere(text, scope)
+            self.error(ref.loc, ref.node, f'reference to "{ref.text}", which does not exist{hint}')
             return None
         return self.entity_path(ent, ref, seen)
+
+    def elsewhere(self, name, scope):
+        """A did-you-mean for a name that exists in another scope: the path that reaches it from ``scope``."""
+        leaf = name.rsplit("/", 1)[-1]
+        found = [p for p in self.protos if p.rsplit("/", 1)[-1] == leaf and p != name]
+        if not found:
+            return ""
+        inside_block = any(s.block_input is not None for s in _outward(scope))
+        prefix = f"{scope.path}/" if scope.path else ""
+        paths = [p[len(prefix):] if prefix and p.startswith(prefix) else ("/" + p if inside_block else p)
+                 for p in found[:3]]
+        return " (did you mean " + " or ".join(f'"{p}"' for p in paths) + "?)"
 
     def entity_path(self, ent, ref, seen):
         if isinstance(ent, NodeEnt):
@@ -88,7 +100,7 @@ class Linker:
             kind, attrs = proto.kind, proto.attrs
             if len(ins) == 1 and K.KINDS[kind].category == "merge":
                 kind, attrs = "identity", {}  # a merge left with one input (e.g. by a subset choice) passes it on
-            nodes[p] = Node(p, kind, attrs, ins, proto.loc, proto.quiet)
+            nodes[p] = Node(p, kind, attrs, ins, proto.loc, proto.quiet, proto.hint)
         return nodes, outs, failed
 
     def node_inputs(self):
@@ -151,6 +163,12 @@ def _find(scope, text):
                 ent = ent.scope.names.get(head)
         s = s.parent
     return ent
+
+
+def _outward(scope):
+    while scope is not None:
+        yield scope
+        scope = scope.parent
 
 
 def _find_cycle(stuck, inputs):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from ..annotations import is_annotation
 from ..errors import Loc
-from ..expr import ExprError, evaluate, has_expression
+from ..expr import ExprError, Poisoned, evaluate, has_expression
 from ..source import SrcList, SrcMap
 
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z_][A-Za-z0-9_.\-]*)*$")
@@ -117,6 +117,8 @@ class Evaluator:
         if has_expression(raw):
             try:
                 return evaluate(raw, scope.vars)
+            except Poisoned:
+                raise Skip() from None  # the failure it depends on was reported
             except ExprError as e:
                 self.diag.error(loc, node, f'in "{raw}": {e.message}')
                 raise Skip() from None

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from .. import kinds as K
 from ..errors import Collector
-from ..expr import ExprError, Record
+from ..expr import ExprError, Poisoned, Record
 from .link import Linker
+
+
+FAILED = "failed"  # the shape of a node that fails (in analysis, or its inputs): reported there, not here
 
 
 class ShapesSoFar:
@@ -19,13 +22,14 @@ class ShapesSoFar:
     def __init__(self, protos):
         self.protos = protos  # path -> Proto, growing as expansion goes on
         self.linker = Linker(protos, Collector())  # its reports are not wanted: the final link makes them
-        self.known: dict[str, list | str] = {}  # path -> shape, or why it is not known
+        self.known: dict[str, list | str] = {}  # path -> shape, or FAILED
 
     def of_ref(self, ref):
-        """The shape of what a reference names, or (str) why it cannot be known here."""
+        """The shape of what a reference names, FAILED, or None when it is not defined yet."""
+        reported = len(self.linker.diag.items)
         path = self.linker.lookup(ref)
-        if path is None:
-            return "it is not (yet) defined where the block is used, or it failed"
+        if path is None:  # a name not (yet) defined, or an item that failed (and was reported)
+            return None if len(self.linker.diag.items) > reported else FAILED
         return self.of_path(path)
 
     def of_path(self, path):
@@ -40,7 +44,7 @@ class ShapesSoFar:
             inputs = [self.linker.lookup(r) for r in self.protos[p].refs]
             pending = [i for i in inputs if i is not None and i not in self.known]
             if any(i in visiting for i in pending):
-                self.known[p] = "its inputs loop back on it"
+                self.known[p] = FAILED  # a cycle: the final link reports it
             elif pending:
                 stack.extend(pending)
                 continue
@@ -50,22 +54,20 @@ class ShapesSoFar:
         return self.known[path]
 
     def _infer(self, path, inputs):
+        """The shape by the kind's rule; FAILED where analysis (or the link) will report the problem."""
         proto = self.protos[path]
-        if None in inputs:
-            return f"an input of {path} is not defined yet or failed"
-        shapes = [self.known[i] for i in inputs]
-        bad = next((s for s in shapes if isinstance(s, str)), None)
-        if bad is not None:
-            return bad
+        shapes = [self.known.get(i, FAILED) if i is not None else FAILED for i in inputs]
+        if FAILED in shapes:
+            return FAILED
         kind = K.KINDS[proto.kind]
         if kind.category == "merge" and len(shapes) == 1:
             return list(shapes[0])
         if len(shapes) < kind.min_inputs or (kind.max_inputs is not None and len(shapes) > kind.max_inputs):
-            return f"{path} has the wrong number of inputs"
+            return FAILED
         try:
             return list(kind.output_shape(proto.attrs, [list(s) for s in shapes]))
-        except K.ShapeError as e:
-            return f"{path}: {e}"
+        except K.ShapeError:
+            return FAILED
 
 
 class BlockInput(Record):
@@ -82,8 +84,12 @@ class BlockInput(Record):
     def shape(self):
         if self._shape is None:
             self._shape = self.shapes.of_ref(self.ref)
-        if isinstance(self._shape, str):
-            raise ExprError(f'the shape of "{self.name}" is not known here: {self._shape}')
+            if self._shape is None:
+                self._shape = FAILED  # said once; later reads stay silent
+                raise ExprError(f'the shape of "{self.name}" is not known where the block is used: its input is '
+                                "defined later in the spec (or not at all); a block's inputs must come before it")
+        if self._shape is FAILED:
+            raise Poisoned()
         return self._shape
 
     def field(self, name):

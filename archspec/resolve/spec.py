@@ -121,7 +121,7 @@ class Resolver:
                      training=_plain(training or {}), source=data.get("source") or "",
                      description=str(data.get("description") or ""),
                      decisions=self.decider.decisions.values() if decisions is None else decisions, file=doc.file,
-                     quiet=self.spec_quiet())
+                     quiet=self.spec_quiet(), calls=self.expander.calls)
 
     def spec_quiet(self):
         data = self.doc.data
