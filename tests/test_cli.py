@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -126,3 +127,31 @@ def test_a_set_that_sets_nothing_is_an_error_with_did_you_mean():
            "would set nothing; its variables: classes, width" in r.stderr
     r = run_cli("check", spec, "--set", "training.epoch=3")
     assert r.returncode == 1 and 'unknown key "epoch" in training (did you mean "epochs"?)' in r.stderr
+
+
+def test_summary_shows_the_search_space_of_an_annotated_spec():
+    r = run_cli("summary", os.path.join(SPECS, "search", "digits_blocks.yaml"))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout[r.stdout.index("search space:"):]
+    assert text.startswith("search space: 9 annotation(s) met here; 576 combinations of the discrete ones, and "
+                           "1 continuous range(s)")
+    assert re.search(r"\nstage1\.kind +one of plain, residual, inception_unit +plain\n", text)
+    assert re.search(r"\nstage3\.when +true or false +false\n", text)
+    assert "search space" not in run_cli("summary", os.path.join(SPECS, "lenet5.yaml")).stdout
+
+
+def test_summary_json_of_a_bad_spec_is_a_json_error(write_spec):
+    spec = write_spec("spec_version: 1\nlayers:\n  - input: {shape: [8]}\n  - dense: {units: 0}\n")
+    r = run_cli("summary", spec, "--json")
+    assert r.returncode == 1
+    data = json.loads(r.stdout)
+    assert data["error"] == "1 error(s)" and data["file"] == spec
+    [d] = data["diagnostics"]
+    assert (d["line"], d["col"], d["node"], d["severity"]) == (4, 20, "dense_1", "error")
+    assert d["text"].startswith(f"{spec}:4:20: dense_1: ")
+
+
+def test_list_names_the_reference_specs_folder_absolutely(tmp_path):
+    r = run_cli("list", cwd=str(tmp_path))
+    assert f"Reference specs ({SPECS}):" in r.stdout
+    assert re.search(r"\n  std:mobilenet_v3 +inverted_residual +\(filters,", r.stdout)
