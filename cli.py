@@ -125,6 +125,37 @@ def schema(output):
     _write_text(output, json.dumps(build_schema(), indent=1) + "\n")
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--from", "family", type=click.Choice(["vgg", "resnet", "inception", "mobilenet"]), default="vgg",
+              show_default=True, help="The family of the starter network.")
+@click.option("--data", default="digits", show_default=True, metavar="SOURCE",
+              help="digits (built in), keras:mnist|fashion_mnist|cifar10|cifar100, or a folder with one sub-folder "
+                   "of images per class (their count sets the classes).")
+@click.option("--input", "input_shape", metavar="HxWxC", help="Input shape (default: the data's; 64x64x3 for a folder).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Spec file to write (default: NAME.yaml).")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def init(name, family, data, input_shape, output, force):
+    """Write a small, commented starter spec NAME.yaml that checks and trains as written."""
+    from archspec.starters import StarterError, starter_spec
+
+    output = output or f"{name}.yaml"
+    if os.path.exists(output) and not force:
+        raise click.ClickException(f"{output} exists; give --force to replace it, or -o another file")
+    shape = None
+    if input_shape:
+        parts = input_shape.lower().split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise click.BadParameter(f"{input_shape!r}: expected HxWxC, e.g. 32x32x3", param_hint="--input")
+        shape = [int(p) for p in parts]
+    try:
+        text = starter_spec(name, family, data, shape, output)
+    except StarterError as e:
+        raise click.ClickException(str(e)) from None
+    write_text(output, text)
+    click.echo(f"wrote {output}; next: archspec check {output} && archspec train {output}", err=True)
+
+
 @cli.command(name="list")
 def list_():
     """List layer kinds, standard blocks and reference specs."""
@@ -485,6 +516,11 @@ def main(argv=None):
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as e:  # a file that cannot be written or read: the user's to fix, not a bug
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
+        click.echo(f"archspec: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", err=True)
+        sys.exit(1)
     except Exception as e:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         if os.environ.get("ARCHSPEC_DEBUG"):
             raise

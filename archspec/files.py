@@ -27,10 +27,11 @@ def atomic_path(path):
     """Yield a temporary path in the target's folder (same suffix); rename it onto ``path`` if the block succeeds.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is left as it was.
-    The file gets the permissions a plain ``open(path, "w")`` would give it.
+    The file gets the permissions a plain ``open(path, "w")`` would give it; a missing folder is made.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
     # the whole suffix is kept (``.weights.h5``, ``.keras``, ``.png``): tools pick the format by it
     stem, dot, suffix = os.path.basename(path).partition(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{dot}{suffix}", dir=folder)
