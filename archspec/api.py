@@ -15,6 +15,8 @@ light.  The command line (``cli.py``) is a thin layer over the same functions.
 
 from __future__ import annotations
 
+import os
+
 from .analysis import Analysis, check
 
 
@@ -137,8 +139,6 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     ``options`` are the other fields of ``builders.search.tuner.SearchOptions`` (``max_params``,
     ``max_macs``, ``devices``, ``seed``, ``trial_timeout``, ``role`` and ``oracle`` for a distributed search, ...).
     """
-    import os
-
     from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
 
     overrides = dict(set or {})

@@ -16,6 +16,7 @@ kt = pytest.importorskip("keras_tuner")
 
 from archspec import check  # noqa: E402
 from archspec.document import load_document  # noqa: E402
+from archspec.resolve import resolve  # noqa: E402
 from builders.search.oracles import make_oracle  # noqa: E402
 from builders.search.space import SpecHyperModel  # noqa: E402
 from builders.search.tuner import SearchOptions, make_screen  # noqa: E402
@@ -137,9 +138,17 @@ def test_search_end_to_end(tmp_path):
     assert "missing.npz" in failed["note"]
     assert (out / "search.png").exists() and "best:" in r.stdout
     best = (out / "best.yaml").read_text()
-    assert "choice" not in best.split("\n", 2)[2] and "when:" not in best
+    body = best.split("\n", 2)[2]  # after the two comment lines
+    assert "choice" not in body and "{bool" not in body and "written expanded" not in body
+    assert "id: extra" in body and "training: {epochs: 1, batch_size: 64, data: digits}" in body  # the user's text
     assert check(str(out / "best.yaml")).totals()["params"] > 0
     assert run_cli("render", str(out / "best.yaml"), "-o", str(tmp_path / "best.dot")).returncode == 0
+    # it trains, as the chosen candidate's graph
+    winner = json.loads(best.splitlines()[1][len("# choices: "):])
+    r = run_cli("train", str(out / "best.yaml"), "-o", str(tmp_path / "retrain"), "-q", timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((tmp_path / "retrain" / "run.json").read_text())
+    assert meta["graph_hash"] == resolve(str(spec), winner).hash()
     # an existing folder is not overwritten
     r = run_cli("search", str(spec), "--max-trials", "1", "-o", str(out))
     assert r.returncode != 0 and "--resume" in r.stderr and "Traceback" not in r.stderr
@@ -385,3 +394,22 @@ def _read(path):
         return path.read_text()
     except OSError:
         return ""
+
+
+def test_leaderboard_shows_what_differs_wrapped_and_the_plot_uses_trial_numbers(tmp_path):
+    from builders.search.report import plot, table
+
+    rows = []
+    for i in range(4):
+        choices = {"stage1.kind": ["plain", "residual"][i % 2], "stage1.filters": 16,
+                   "training.optimizer.learning_rate": 0.001 * (i + 1), "a_rather_long_annotation_name": 10 * i}
+        rows.append({"trial": f"{i:02d}", "status": "completed", "val_accuracy": 0.9 + 0.01 * i,
+                     "test_accuracy": None, "params": 1000, "macs": 10**6, "seconds": 1.0,
+                     "choices": json.dumps(choices, sort_keys=True), "note": ""})
+    text = table(rows, width=50)
+    assert "stage1.filters" not in text.split("every trial above:")[0]  # the same in every trial
+    assert text.splitlines()[-1] == "every trial above: stage1.filters=16"
+    assert "…" not in text and "training.optimizer.learning_rate=0.004" in text  # wrapped, not cut
+    assert all(len(line) <= 64 + 50 for line in text.splitlines()[:-1])
+    assert plot(list(reversed(rows)), str(tmp_path / "search.png"), "t") == [0, 1, 2, 3]
+    assert (tmp_path / "search.png").stat().st_size > 1000

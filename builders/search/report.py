@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
+import textwrap
 
+from archspec.chosen_spec import NotInPlace, with_choices
+from archspec.document import load_document
 from archspec.emit import to_yaml
 from archspec.files import atomic_path, write_text
 from archspec.numbers import human
@@ -56,26 +58,49 @@ def _int(v):
     return None if v is None else int(v)
 
 
-def table(rows, limit=20):
+def table(rows, limit=20, width=64):
+    """The leaderboard: completed trials best first, then the others; the choices column shows what differs
+    between the trials (wrapped, not cut), the choices they all share once below."""
     shown = sorted([r for r in rows if r["status"] == "completed"], key=lambda r: -(r["val_accuracy"] or 0))
     shown += [r for r in rows if r["status"] != "completed"]
-    lines = [f"{'trial':>6}  {'status':<10} {'val acc':>8} {'test acc':>8} {'params':>8} {'MACs':>8} {'time':>7}  choices"]
-    for r in shown[:limit]:
+    shown = shown[:limit]
+    differing, shared = _split_choices(shown)
+    head = f"{'trial':>6}  {'status':<10} {'val acc':>8} {'test acc':>8} {'params':>8} {'MACs':>8} {'time':>7}  "
+    lines = [head + "choices (those that differ)"]
+    for r in shown:
         def pct(v):
             return f"{100 * v:7.2f}%" if v is not None else "       -"
+        choices = json.loads(r["choices"])
+        text = ", ".join(f"{k}={_value(choices[k])}" for k in differing if k in choices)
+        if r["status"] != "completed" and r["note"]:
+            text += f"  [{r['note'][:60]}]"
+        wrapped = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
         lines.append(f"{r['trial']:>6}  {r['status']:<10} {pct(r['val_accuracy'])} {pct(r['test_accuracy'])} "
                      f"{human(r['params']) if r['params'] is not None else '-':>8} "
                      f"{human(r['macs']) if r['macs'] is not None else '-':>8} "
-                     f"{(str(round(r['seconds'], 1)) + 's') if r['seconds'] is not None else '-':>7}  "
-                     f"{_short(r['choices'])}" + (f"  [{r['note'][:60]}]" if r["status"] not in ("completed",) and r["note"] else ""))
-    if len(shown) > limit:
-        lines.append(f"... {len(shown) - limit} more rows in trials.csv")
+                     f"{(str(round(r['seconds'], 1)) + 's') if r['seconds'] is not None else '-':>7}  {wrapped[0]}")
+        lines += [" " * len(head) + more for more in wrapped[1:]]
+    if shared:
+        lines.append("every trial above: " + ", ".join(f"{k}={_value(v)}" for k, v in shared.items()))
+    if len(rows) > limit:
+        lines.append(f"... {len(rows) - limit} more rows in trials.csv")
     return "\n".join(lines)
 
 
-def _short(choices_json, width=70):
-    text = ", ".join(f"{k}={v}" for k, v in json.loads(choices_json).items())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _split_choices(rows):
+    """(the choice names whose values differ between ``rows``, {name: value} of those all rows share)."""
+    values = [json.loads(r["choices"]) for r in rows]
+    names = list(dict.fromkeys(k for v in values for k in v))
+    seen = {k: {json.dumps(v.get(k), sort_keys=True) for v in values} for k in names}
+    differing = sorted(k for k in names if len(seen[k]) > 1)
+    shared = {k: values[0][k] for k in names if len(seen[k]) == 1 and k in values[0]}
+    return differing, shared
+
+
+def _value(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return v if isinstance(v, str) else json.dumps(v)
 
 
 def plot(rows, path, title):
@@ -83,18 +108,22 @@ def plot(rows, path, title):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     done = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
+    numbered = all(r["trial"].isdigit() for r in done)
+    done.sort(key=lambda r: int(r["trial"]) if numbered else 0)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    xs = list(range(1, len(done) + 1))
+    xs = [int(r["trial"]) if numbered else n for n, r in enumerate(done, 1)]  # the leaderboard's trial numbers
     ys = [100 * r["val_accuracy"] for r in done]
     best, running = -1, []
     for y in ys:
         best = max(best, y)
         running.append(best)
     ax.plot(xs, ys, "o", label="trial")
-    ax.plot(xs, running, "-", label="best so far")
-    ax.set_xlabel("completed trial")
+    ax.step(xs, running, "-", where="post", label="best so far")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("trial (as in the leaderboard)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -103,6 +132,21 @@ def plot(rows, path, title):
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
+    return xs
+
+
+def best_spec(doc, choices, opts):
+    """best.yaml's spec: the user's own, with the choices and the search's --set/--epochs/--data in place
+    (``archspec resolve`` gives the expanded form); the expanded form itself where that cannot be written."""
+    out = os.path.join(opts.out, "best.yaml")
+    overrides = {**opts.overrides, **({"training.epochs": opts.epochs} if opts.epochs else {}),
+                 **({"training.data": os.path.abspath(opts.data) if os.path.exists(opts.data) else opts.data}
+                    if opts.data else {})}
+    try:
+        return with_choices(doc.file, choices, out, overrides)
+    except NotInPlace as e:
+        graph = resolve(load_document(doc.file, overrides=overrides), choices)
+        return f"# written expanded: {e}\n" + to_yaml(graph)
 
 
 def write_results(doc, oracle, opts, echo):
@@ -129,16 +173,11 @@ def write_results(doc, oracle, opts, echo):
     if completed:
         plot(rows, os.path.join(opts.out, "search.png"), f"{doc.data.get('name', 'search')}: {opts.tuner} search")
         best = max(completed, key=lambda r: r["val_accuracy"])
-        graph = resolve(doc, json.loads(best["choices"]))
         text = (f"# best of `archspec search {opts.spec}` ({opts.tuner}, {summary['trials']} trials): trial "
                 f"{best['trial']}, validation accuracy {100 * best['val_accuracy']:.2f}%"
                 + (f", test accuracy {100 * best['test_accuracy']:.2f}%" if best["test_accuracy"] is not None else "")
                 + f"\n# choices: {best['choices']}\n")
-        # a plain spec: no annotations, no blocks; the search's epochs/data overrides are kept
-        graph = dataclasses.replace(graph, training={
-            **graph.training, **({"epochs": opts.epochs} if opts.epochs else {}),
-            **({"data": os.path.abspath(opts.data) if os.path.exists(opts.data) else opts.data} if opts.data else {})})
-        write_text(os.path.join(opts.out, "best.yaml"), text + to_yaml(graph))
+        write_text(os.path.join(opts.out, "best.yaml"), text + best_spec(doc, json.loads(best["choices"]), opts))
         summary["best"] = {k: v for k, v in best.items() if not k.startswith("_")}
         echo(f"best: trial {best['trial']} ({100 * best['val_accuracy']:.2f}% validation accuracy) -> "
              f"{os.path.join(opts.out, 'best.yaml')}")
