@@ -128,3 +128,31 @@ def test_a_short_run_warns_and_exports_a_model_that_loads_cleanly(tmp_path, writ
     assert loaded["frozen"] == [] and loaded["loss"] == "SparseCategoricalCrossentropy"
     assert loaded["warnings"] == []
     assert "Skipping variable loading" not in r.stderr and "optimizer" not in r.stderr.lower()
+
+
+TRAP = """\
+spec_version: 1
+name: trap
+layers:
+  - input: {shape: [16, 16, 1]}
+  - conv2d: {filters: 16, kernel: 3, padding: same}
+  - batchnorm: {}
+  - activation: relu
+  - conv2d: {filters: 32, kernel: 3, padding: same, strides: 2}
+  - batchnorm: {}
+  - activation: relu
+  - global_avg_pool2d
+  - dense: {units: 10, activation: softmax}
+training: {data: digits, epochs: 5, batch_size: 180, optimizer: {name: adam, learning_rate: 0.01}}
+"""
+
+
+@pytest.mark.slow
+def test_the_original_trap_a_short_run_with_keras_momentum_is_told_both_times(tmp_path, write_spec):
+    """5 epochs × 7 steps at momentum 0.99: training reaches ~75 %, evaluation stays at chance (measured 10 %)."""
+    lines = []
+    metrics = archspec.train(write_spec(TRAP), out=str(tmp_path / "run"), echo=lines.append)
+    before = lines.index(next(line for line in lines if "gets 35 updates in this run" in line))
+    after = lines.index(next(line for line in lines if "is far below the last training epoch's" in line))
+    assert before < after and lines[before].startswith("warning: batch norm batchnorm_1 and 1 more (momentum 0.99)")
+    assert metrics["test"]["accuracy"] < 0.3 and len(metrics["warnings"]) == 2
