@@ -19,7 +19,7 @@ from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_nam
 
 from .conftest import ROOT, SPECS  # noqa: E402
 
-BIG = {"alexnet", "zfnet", "vgg16", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
+BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
@@ -267,7 +267,8 @@ def test_no_tensorflow_import():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("vgg16", "VGG16"), ("mobilenet", "MobileNet"),
+@pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("resnet101", "ResNet101"),
+                                      ("resnet152", "ResNet152"), ("vgg16", "VGG16"), ("mobilenet", "MobileNet"),
                                       ("xception", "Xception"), ("densenet121", "DenseNet121"),
                                       *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)],
                                       ("mobilenet_v3_small", "MobileNetV3Small"),
@@ -293,10 +294,11 @@ def _resnet_keras_name(path):
 
 
 @pytest.mark.slow
-def test_resnet50_equals_keras_applications():
-    graph = resolve(os.path.join(SPECS, "resnet50.yaml"), overrides={"variables.input_shape": [64, 64, 3]})
+@pytest.mark.parametrize("depth", [50, 101, 152])
+def test_resnet_equals_keras_applications(depth):
+    graph = resolve(os.path.join(SPECS, f"resnet{depth}.yaml"), overrides={"variables.input_shape": [64, 64, 3]})
     ours = build_model(graph)
-    ref = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
+    ref = getattr(keras.applications, f"ResNet{depth}")(weights=None, input_shape=(64, 64, 3))
     rng = np.random.default_rng(0)
     copied = 0
     for path, node in graph.nodes.items():

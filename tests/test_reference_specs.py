@@ -20,6 +20,8 @@ PUBLISHED = {
     "alexnet": (62_378_344, 62_378_344),
     "vgg16": (138_357_544, 138_357_544),
     "resnet50": (25_636_712, 25_583_592),
+    "resnet101": (44_707_176, 44_601_832),
+    "resnet152": (60_419_944, 60_268_520),
     # the other keras.applications families the language must express
     "mobilenet": (4_253_864, 4_231_976),
     "densenet121": (8_062_504, 7_978_856),
