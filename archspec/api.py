@@ -75,6 +75,13 @@ class Spec:
 
         return to_yaml(self.graph)
 
+    def diff(self, other: "Spec", depth: int = 1):
+        """What changed from this spec to ``other`` (:class:`archspec.diff.Diff`: ``.equal``, ``.changes``,
+        ``.blocks``), as ``archspec diff`` prints it."""
+        from .diff import diff
+
+        return diff(self.analysis, other.analysis, depth)
+
     def to_keras(self, include_aux: bool = True):
         """A ``keras.Model``: one layer per node, named after its path (imports Keras)."""
         from builders.keras_model import build_model
