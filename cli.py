@@ -81,11 +81,27 @@ def check(specs, sets, chooses, quiet):
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Collapse nodes below this path depth into block subtotals (1 = top level).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (totals, nodes, warnings).")
+@click.option("--batch", type=int, help="Also estimate the memory of one training step at this (global) batch.")
+@click.option("--optimizer", type=click.Choice(["sgd", "rmsprop", "adam", "adamw"]),
+              help="Its optimizer's slots (default: the spec's training.optimizer).")
+@click.option("--mixed-precision", is_flag=True, help="Activations in float16 (weights stay float32).")
+@click.option("--devices", "replicas", type=int, default=1, show_default=True,
+              help="Replicas the batch is split over (per-replica figures).")
+@click.option("--memory", metavar="SIZE", help="With --batch: the largest batch whose step fits in SIZE (e.g. 16GiB).")
 @_set_option
 @_choose_option
-def summary(spec, depth, as_json, sets, chooses):
-    """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals."""
-    from archspec.report import summary_json, summary_text
+def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, memory, sets, chooses):
+    """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals; with --batch the
+    memory of a training step."""
+    from archspec.memory import MemoryEstimateError, parse_size, training_memory
+    from archspec.report import memory_json, memory_text, summary_json, summary_text
+
+    if memory is not None and batch is None:
+        raise click.ClickException("--memory needs --batch (the estimate's batch size), e.g. --batch 32 --memory 16GiB")
+    try:
+        limit = parse_size(memory) if memory is not None else None
+    except MemoryEstimateError as e:
+        raise click.ClickException(str(e)) from None
 
     try:
         analysis = _analyse(spec, sets, chooses)
@@ -95,12 +111,19 @@ def summary(spec, depth, as_json, sets, chooses):
         click.echo(json.dumps({"error": f"{sum(d.severity == 'error' for d in e.diagnostics)} error(s)",
                                "file": spec, "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, indent=1))
         sys.exit(1)
+    try:
+        step = training_memory(analysis, batch, optimizer, mixed_precision, replicas) if batch is not None else None
+    except MemoryEstimateError as e:
+        raise click.ClickException(str(e)) from None
     if as_json:
-        click.echo(json.dumps(summary_json(analysis, depth), indent=1))
+        out = summary_json(analysis, depth)
+        if step is not None:
+            out["training_memory"] = memory_json(step, limit)
+        click.echo(json.dumps(out, indent=1))
     else:
         for w in analysis.warnings:
             click.echo(str(w), err=True)
-        click.echo(summary_text(analysis, depth))
+        click.echo(summary_text(analysis, depth) + ("\n" + memory_text(step, limit) if step is not None else ""))
 
 
 @cli.command()
@@ -472,6 +495,10 @@ def predict(run, images, top_k, as_json):
 @click.option("--overwrite", is_flag=True, help="Replace an existing search folder.")
 @click.option("--max-params", type=click.IntRange(min=1), help="Reject candidates with more parameters.")
 @click.option("--max-macs", type=click.IntRange(min=1), help="Reject candidates with more MACs per sample.")
+@click.option("--max-memory", metavar="SIZE", help="Reject candidates whose training step needs more (e.g. 4GiB; "
+                                                   "the estimate of `archspec summary --batch`).")
+@click.option("--batch", "batch_size", type=click.IntRange(min=1),
+              help="The trials' global batch size (as --set training.batch_size=N; the memory estimate's too).")
 @click.option("--devices", default=None, metavar="auto|cpu|cpu:N|gpu|gpu:N", help="Devices of each trial (as for train).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tuner's sampling.")
 @click.option("--role", type=click.Choice(["chief", "worker"]), help="Distributed search: serve the oracle, or run trials.")
@@ -482,14 +509,24 @@ def predict(run, images, top_k, as_json):
               help="Seconds without any worker (chief) or chief (worker) before giving up.")
 @click.option("--trial-timeout", type=float, help="Seconds a trial may run before it is killed and FAILED.")
 @_set_option
-def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_params, max_macs, devices, seed, role,
-           oracle, worker_timeout, idle_timeout, trial_timeout, sets):
-    """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (a plain spec)."""
+def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_params, max_macs, max_memory, batch_size,
+           devices, seed, role, oracle, worker_timeout, idle_timeout, trial_timeout, sets):
+    """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (your spec with
+    the chosen values)."""
+    from archspec.memory import MemoryEstimateError, parse_size
+
     _tf_quiet()
+    overrides = _pairs(sets, "--set")
+    if batch_size is not None:
+        overrides["training.batch_size"] = batch_size
+    try:
+        memory_limit = parse_size(max_memory, "--max-memory") if max_memory is not None else None
+    except MemoryEstimateError as e:
+        raise click.ClickException(str(e)) from None
     try:
         archspec.search(spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
-                        set=_pairs(sets, "--set"), resume=resume, overwrite=overwrite, echo=click.echo,
-                        devices=devices, max_params=max_params, max_macs=max_macs, seed=seed, role=role,
+                        set=overrides, resume=resume, overwrite=overwrite, echo=click.echo, devices=devices,
+                        max_params=max_params, max_macs=max_macs, max_memory=memory_limit, seed=seed, role=role,
                         oracle=oracle, worker_timeout=worker_timeout, idle_timeout=idle_timeout,
                         trial_timeout=trial_timeout)
     except (_training_errors(), ValueError) as e:

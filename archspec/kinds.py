@@ -41,6 +41,9 @@ INITIALIZERS = (
     "lecun_normal", "zeros", "ones", "random_normal", "random_uniform", "truncated_normal",
     "orthogonal", "variance_scaling", "constant",
 )
+# activations whose gradient XLA computes from their output; the others keep their input (JAX's relu, relu6
+# and elu among them, where TensorFlow's keep their output: a tensor of the same size)
+OUTPUT_GRADIENT_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "log_softmax")
 MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
 # the warnings a kind gives, by the code a spec silences them with (``quiet: [unseen_border]``)
 WARNING_CODES = {
@@ -179,6 +182,9 @@ class Kind:
     aliases: tuple = ()
     # whether the order of the inputs makes no difference (the graph hash sorts them then)
     commutative = False
+    # what a training step keeps of this layer for its backward pass (archspec.memory): "inputs" (the input
+    # tensors), "output", "mask" (one byte per output value); an activation applied inside adds its own
+    kept = ("inputs",)
 
     def field_map(self):
         return {f.name: f for f in self.fields}
@@ -216,8 +222,18 @@ class Kind:
         """Short text for tables and diagrams, e.g. ``conv 3×3/2 · 64``."""
         return self.name
 
+    def kept_for_backward(self, a):
+        """The tensors the backward pass keeps: ``kept`` and what a fused ``activation:`` keeps, one of
+        "inputs", "output", "mask" and "pre_activation" (the output before the activation)."""
+        fn = a.get("activation")
+        extra = () if fn in (None, "linear") else ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else \
+            ("pre_activation",)
+        return self.kept + extra
+
 
 class InputKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         return list(a["shape"])
 
@@ -330,6 +346,9 @@ class DenseKind(Kind):
 
 
 class PoolKind(Kind):
+    def kept_for_backward(self, a):
+        return ("inputs", "output") if self.name == "max_pool2d" else ()
+
     def _strides(self, a):
         return a["strides"] if a["strides"] is not None else a["pool"]
 
@@ -348,6 +367,9 @@ class PoolKind(Kind):
 
 
 class GlobalPoolKind(Kind):
+    def kept_for_backward(self, a):
+        return ("inputs",) if self.name == "global_max_pool2d" else ()
+
     def output_shape(self, a, shapes):
         h, w, c = _need_rank(shapes, 3, self.name)
         return [1, 1, c] if a["keepdims"] else [c]
@@ -357,6 +379,8 @@ class GlobalPoolKind(Kind):
 
 
 class LRNKind(Kind):
+    kept = ("inputs", "output")
+
     def normalize(self, a):
         """The constants of ``a["convention"]`` (missing ones: that framework's defaults) as the paper's."""
         given = {name: a[name] for name in lrn_conventions.ALL_CONSTANTS}
@@ -383,11 +407,15 @@ class BatchNormKind(Kind):
 
 
 class FlattenKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         return [math.prod(shapes[0])]
 
 
 class ZeroPadKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         h, w, c = _need_rank(shapes, 3, "zero_padding2d")
         (t, b), (l, r) = a["padding"]
@@ -413,6 +441,9 @@ def broadcast(shapes):
 class MergeKind(Kind):
     commutative = True  # add, multiply, average, maximum; concat is a ConcatKind: its order is the channel order
 
+    def kept_for_backward(self, a):
+        return ("inputs",) if self.name in ("multiply", "maximum") else ()
+
     def order_matters(self, attrs):
         return attrs.get("scales") is not None  # add's scales pair with the inputs in order
 
@@ -429,6 +460,8 @@ class MergeKind(Kind):
 
 
 class ConcatKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         rank = len(shapes[0])
         axis = a["axis"] if a["axis"] >= 0 else rank + a["axis"]
@@ -464,6 +497,8 @@ def _axis(axis, shape):
 
 
 class RescalingKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         _per_channel(a, ("scale", "offset"), shapes)
         return list(shapes[0])
@@ -480,6 +515,8 @@ def _per_channel(a, names, shapes):
 
 
 class NormalizationKind(Kind):
+    kept = ()
+
     def validate(self, a):
         if (a["mean"] is None) != (a["variance"] is None):
             raise FieldError("give both mean and variance, or neither (then they are weights, set by "
@@ -506,11 +543,15 @@ class LayerScaleKind(Kind):
 
 
 class DropPathKind(Kind):
+    kept = ()  # one number per sample
+
     def label(self, a):
         return f"drop path {a['rate']:g}"
 
 
 class CroppingKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         h, w, c = _need_rank(shapes, 3, "cropping2d")
         (t, b), (l, r) = a["cropping"]
@@ -525,6 +566,8 @@ class CroppingKind(Kind):
 
 
 class ReshapeKind(Kind):
+    kept = ()
+
     def output_shape(self, a, shapes):
         target, elements = list(a["target_shape"]), math.prod(shapes[0])
         known = math.prod(d for d in target if d != -1)
@@ -546,10 +589,20 @@ class ActivationKind(Kind):
     def label(self, a):
         return a["fn"]
 
+    def kept_for_backward(self, a):
+        fn = a["fn"]
+        return () if fn == "linear" else ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else ("inputs",)
+
 
 class DropoutKind(Kind):
+    kept = ("mask",)
+
     def label(self, a):
         return f"dropout {a['rate']:g}"
+
+
+class IdentityKind(Kind):
+    kept = ()
 
 
 # ---------------------------------------------------------------- registry
@@ -697,7 +750,7 @@ for _kind in (
                  "training (scaling the others by 1/(1 - rate)); inactive at inference. Put it on the branch "
                  "before the add.", (f_float("rate", minimum=0.0, maximum=0.999), f_int("seed", None, 0)),
                  "regularization", shorthand="rate", aliases=("stochastic_depth",)),
-    Kind("identity", "Passes its input through.", (), "shape"),
+    IdentityKind("identity", "Passes its input through.", (), "shape"),
     MergeKind("add", "Element-wise sum of its inputs (shapes broadcast); with scales, a weighted sum "
               "(InceptionResNet's x + 0.17·r: scales: [1, 0.17]).",
               (Field("scales", _scales, None, "one constant factor per input, in input order",

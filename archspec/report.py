@@ -91,3 +91,29 @@ def summary_json(analysis: Analysis, depth: int | None = None) -> dict:
 
 def _spec_value(value):
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def memory_text(step, limit=None) -> str:
+    """The training-step estimate of ``archspec summary --batch``."""
+    per = f"per replica of {step.devices}, {-(-step.batch // step.devices)} samples each" if step.devices > 1 \
+        else "one device"
+    lines = ["", f"training step at batch {step.batch} ({per}): {human_bytes(step.total)} estimated",
+             f"  weights {human_bytes(step.weights)} · gradients {human_bytes(step.gradients)} · optimizer slots "
+             f"{human_bytes(step.optimizer)} · activations kept for the backward pass {human_bytes(step.activations)}"
+             f" · input batch and gradient buffers {human_bytes(step.workspace)}"]
+    if limit is not None:
+        fits = step.largest_batch(limit)
+        lines.append(f"  largest batch within {human_bytes(limit)}" + (" per replica (global batch)" if step.devices > 1
+                                                                        else "")
+                     + (f": {fits:,}" if fits else ": none (the weights, gradients and slots alone do not fit)"))
+    return "\n".join(lines)
+
+
+def memory_json(step, limit=None) -> dict:
+    out = {"batch": step.batch, "devices": step.devices, "total_bytes": step.total, "weights": step.weights,
+           "gradients": step.gradients, "optimizer": step.optimizer, "activations": step.activations,
+           "workspace": step.workspace, "per_sample_bytes": step.per_sample}
+    if limit is not None:
+        out["memory_bytes"] = limit
+        out["largest_batch"] = step.largest_batch(limit)
+    return out

@@ -413,3 +413,26 @@ def test_leaderboard_shows_what_differs_wrapped_and_the_plot_uses_trial_numbers(
     assert all(len(line) <= 64 + 50 for line in text.splitlines()[:-1])
     assert plot(list(reversed(rows)), str(tmp_path / "search.png"), "t") == [0, 1, 2, 3]
     assert (tmp_path / "search.png").stat().st_size > 1000
+
+
+def test_max_memory_screens_candidates_before_training(write_spec):
+    path = write_spec("""
+        spec_version: 1
+        training: {batch_size: 64}
+        layers:
+          - input: {shape: [32, 32, 3]}
+          - conv2d: {id: c, filters: {choice: [8, 512]}, kernel: 3, padding: same}
+          - global_avg_pool2d
+          - dense: {units: 10}
+    """)
+    oracle, _ = _oracle_and_model(path, max_memory=64 * 2**20)
+    seen = []
+    for n in range(4):
+        trial = oracle.create_trial(f"t{n}")
+        if trial.status != "RUNNING":
+            break
+        seen.append(trial.hyperparameters.values["c.filters"])
+        oracle.end_trial(trial)
+    assert seen == [8]  # 512 filters at batch 64: ~400 MiB a step, never a trial
+    rejected = [json.loads(line) for line in open(os.path.join(os.path.dirname(path), "tuner", "rejected.jsonl"))]
+    assert any(r["reason"].startswith("over --max-memory: a training step at batch 64 needs about") for r in rejected)

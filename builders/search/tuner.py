@@ -22,6 +22,8 @@ from archspec.emit import to_yaml
 from archspec.resolve import resolve
 from archspec.errors import Loc
 from archspec.files import write_json
+from archspec.memory import training_memory
+from archspec.numbers import human_bytes
 from archspec.training import DEFAULTS, TrainingError, training_config, training_section
 from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
@@ -46,6 +48,7 @@ class SearchOptions:
     overrides: dict = field(default_factory=dict)
     max_params: int | None = None
     max_macs: int | None = None
+    max_memory: int | None = None  # bytes of one training step (archspec.memory), at the trials' batch size
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -143,6 +146,12 @@ def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
             return False, f"over --max-params: {totals['params']:,} > {opts.max_params:,}", graph.hash()
         if opts.max_macs is not None and totals["macs"] > opts.max_macs:
             return False, f"over --max-macs: {totals['macs']:,} > {opts.max_macs:,}", graph.hash()
+        if opts.max_memory is not None:
+            batch = training_config(graph.training, graph=graph)["batch_size"]
+            step = training_memory(analysis, batch).total
+            if step > opts.max_memory:
+                return False, (f"over --max-memory: a training step at batch {batch} needs about "
+                               f"{human_bytes(step)} > {human_bytes(opts.max_memory)}"), graph.hash()
         return True, "", graph.hash()
 
     return screen
