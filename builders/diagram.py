@@ -405,7 +405,13 @@ def render(dot_text: str, path, *, dpi=None, timeout=DOT_TIMEOUT_S):
 
 
 def render_spec_analysis(analysis, path, **options):
-    """``to_dot`` then ``render``: the ``archspec render`` command."""
+    """``to_dot`` then ``render``: the ``archspec render`` command; a ``.html`` path gets the interactive view
+    (:mod:`builders.html_view`)."""
+    if os.fspath(path).lower().endswith(".html"):
+        from builders.html_view import write_html
+
+        return write_html(analysis, path, **{k: options[k] for k in ("detail", "direction", "show_shapes")
+                                             if k in options})
     dpi = options.pop("dpi", None)
     return render(to_dot(analysis.graph, analysis, **options), path, dpi=dpi)
 

@@ -19,7 +19,7 @@ from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_nam
 
 from .conftest import ROOT, SPECS  # noqa: E402
 
-BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
+BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", "densenet169", "densenet201", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",
@@ -270,6 +270,7 @@ def test_no_tensorflow_import():
 @pytest.mark.parametrize("name,app", [("resnet50", "ResNet50"), ("resnet101", "ResNet101"),
                                       ("resnet152", "ResNet152"), ("vgg16", "VGG16"), ("mobilenet", "MobileNet"),
                                       ("xception", "Xception"), ("densenet121", "DenseNet121"),
+                                      ("densenet169", "DenseNet169"), ("densenet201", "DenseNet201"),
                                       *[(f"efficientnet_b{i}", f"EfficientNetB{i}") for i in range(8)],
                                       ("mobilenet_v3_small", "MobileNetV3Small"),
                                       ("mobilenet_v3_large", "MobileNetV3Large"),
@@ -398,7 +399,7 @@ def _compare(ours, ref, x, features):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,app", [("vgg16", "VGG16"), ("mobilenet", "MobileNet"), ("xception", "Xception"),
-                                      ("densenet121", "DenseNet121")])
+                                      ("densenet121", "DenseNet121"), ("densenet201", "DenseNet201")])
 def test_classic_reference_specs_give_keras_applications_outputs(name, app):
     """Weights copied layer by layer in the order both models hold them (a 1×1-conv classifier's kernel
     reshaped to a dense one's), random batch-norm statistics; features before the classifier and outputs agree."""

@@ -25,6 +25,8 @@ PUBLISHED = {
     # the other keras.applications families the language must express
     "mobilenet": (4_253_864, 4_231_976),
     "densenet121": (8_062_504, 7_978_856),
+    "densenet169": (14_307_880, 14_149_480),
+    "densenet201": (20_242_984, 20_013_928),
     "xception": (22_910_480, 22_855_952),
     "efficientnet_b0": (5_330_571, 5_288_548),
     "efficientnet_b1": (7_856_239, 7_794_184),

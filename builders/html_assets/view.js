@@ -1,0 +1,145 @@
+// archspec's interactive view: blocks collapse and expand on a click; layout by dagre (cytoscape-dagre).
+// The data (nodes, blocks, edges) is the JSON in #archspec-data, written by builders/html_view.py.
+// Text from the spec is shown with textContent only, never as HTML.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("archspec-data").textContent);
+  const nodes = new Map(data.nodes.map((n) => [n.id, n]));
+  const blocks = new Map(data.blocks.map((b) => [b.id, b]));
+  const expanded = new Set(data.blocks.filter((b) => data.detail === null || b.depth < data.detail).map((b) => b.id));
+
+  function ancestors(id) {  // outermost first
+    const chain = [];
+    let parent = (nodes.get(id) || blocks.get(id)).parent;
+    while (parent) { chain.unshift(parent); parent = blocks.get(parent).parent; }
+    return chain;
+  }
+
+  function shownAs(id) {  // the node or collapsed block that stands for id
+    for (const a of ancestors(id)) if (!expanded.has(a)) return a;
+    return id;
+  }
+
+  function sized(d) {  // a box around the label's lines (10 px Helvetica)
+    const lines = d.label.split("\n");
+    d.w = 12 + 6 * Math.max(...lines.map((l) => l.length));
+    d.h = 8 + 13 * lines.length;
+    return d;
+  }
+
+  function elements() {
+    const out = [];
+    const visibleBlocks = data.blocks.filter((b) => shownAs(b.id) === b.id);
+    for (const b of visibleBlocks) {
+      const open = expanded.has(b.id);
+      out.push({ group: "nodes", classes: open ? "open" : "block",
+                 data: sized({ id: b.id, label: open ? b.title : b.title + "\n" + b.summary,
+                               parent: b.parent || undefined }) });
+    }
+    for (const n of data.nodes) {
+      if (shownAs(n.id) !== n.id) continue;
+      out.push({ group: "nodes", classes: "layer",
+                 data: sized({ id: n.id, label: n.name + "\n" + n.label + (data.shapes ? "\n" + n.shape : ""),
+                               colour: n.colour, parent: n.parent || undefined }) });
+    }
+    const seen = new Set();
+    for (const [source, target] of data.edges) {
+      const s = shownAs(source), t = shownAs(target);
+      const key = s + "\u0000" + t;
+      if (s === t || seen.has(key)) continue;
+      seen.add(key);
+      out.push({ group: "edges", data: { id: "e" + seen.size, source: s, target: t } });
+    }
+    return out;
+  }
+
+  const cy = cytoscape({
+    container: document.getElementById("graph"),
+    style: [
+      { selector: "node", style: { "label": "data(label)", "text-wrap": "wrap", "text-valign": "center",
+          "font-size": 10, "font-family": "Helvetica, Arial, sans-serif", "shape": "round-rectangle",
+          "width": "data(w)", "height": "data(h)", "border-width": 1, "border-color": "#555" } },
+      { selector: "node.layer", style: { "background-color": "data(colour)" } },
+      { selector: "node.block", style: { "background-color": data.block_colour, "border-width": 2 } },
+      { selector: "node.open", style: { "padding": 8, "background-color": "#F6F6F6", "background-opacity": 0.6,
+          "text-valign": "top", "text-halign": "center", "font-weight": "bold", "border-style": "dashed" } },
+      { selector: "node.found", style: { "border-color": "#0050E0", "border-width": 4 } },
+      { selector: ":selected", style: { "border-color": "#0050E0", "border-width": 3 } },
+      { selector: "edge", style: { "width": 1.2, "line-color": "#777", "target-arrow-color": "#777",
+          "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
+    ],
+  });
+
+  function redraw() {
+    cy.batch(() => { cy.elements().remove(); cy.add(elements()); });
+    cy.layout({ name: "dagre", rankDir: data.direction, nodeSep: 14, rankSep: 26, animate: false,
+                fit: true, padding: 20 }).run();
+    if (cy.zoom() < 0.6) {  // a long network: readable from its input on, not a thread
+      const box = cy.elements().boundingBox();
+      cy.zoom(0.6);
+      cy.pan(data.direction === "LR" ? { x: 20 - box.x1 * 0.6, y: cy.height() / 2 - (box.y1 + box.y2) * 0.3 }
+                                     : { x: cy.width() / 2 - (box.x1 + box.x2) * 0.3, y: 20 - box.y1 * 0.6 });
+    }
+  }
+
+  function toggle(id) {
+    if (!blocks.has(id)) return;
+    if (expanded.has(id)) expanded.delete(id); else expanded.add(id);
+    redraw();
+  }
+
+  function setAll(open) {
+    expanded.clear();
+    if (open) for (const b of data.blocks) expanded.add(b.id);
+    redraw();
+  }
+
+  function describe(id) {  // rows of the info panel
+    const n = nodes.get(id);
+    if (n) return [["node", n.id], ["kind", n.label], ["output", n.shape], ["params", n.params],
+                   ["MACs", n.macs], ["receptive field", n.rf], ["activations", n.memory],
+                   ["settings", n.settings], ["defined at", n.loc]];
+    const b = blocks.get(id);
+    return [["block", b.id], ["what", b.kind], ["nodes", String(b.count)], ["output", b.shape],
+            ["params", b.params], ["MACs", b.macs], ["activations", b.memory], ["called at", b.loc],
+            ["", expanded.has(b.id) ? "click to collapse" : "click to expand"]];
+  }
+
+  function show(id) {
+    const table = document.getElementById("info-rows");
+    table.replaceChildren();
+    for (const [key, value] of describe(id)) {
+      const row = table.insertRow();
+      row.insertCell().textContent = key;
+      row.insertCell().textContent = value || "";
+    }
+  }
+
+  function find(text) {
+    cy.nodes().removeClass("found");
+    if (!text) return [];
+    const hits = data.nodes.filter((n) => n.id.includes(text)).map((n) => n.id);
+    for (const id of hits) for (const a of ancestors(id)) expanded.add(a);
+    redraw();
+    const found = cy.collection(hits.map((id) => cy.getElementById(id)));
+    found.addClass("found");
+    if (found.length) { cy.fit(found, 60); show(hits[0]); }
+    document.getElementById("found").textContent = text ? `${hits.length} found` : "";
+    return hits;
+  }
+
+  cy.on("tap", "node", (ev) => { show(ev.target.id()); toggle(ev.target.id()); });
+  cy.on("mouseover", "node", (ev) => show(ev.target.id()));
+  document.getElementById("search").addEventListener("input", (ev) => find(ev.target.value.trim()));
+  document.getElementById("expand-all").addEventListener("click", () => setAll(true));
+  document.getElementById("collapse-all").addEventListener("click", () => setAll(false));
+  redraw();
+
+  // for scripts and tests (the page's own controls do the same)
+  window.archspec = {
+    toggle, find, expandAll: () => setAll(true), collapseAll: () => setAll(false),
+    visible: () => cy.nodes().map((n) => n.id()), info: (id) => describe(id),
+    expanded: () => Array.from(expanded), _cy: cy,
+  };
+  document.body.dataset.ready = "yes";
+})();
