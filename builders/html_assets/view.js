@@ -6,6 +6,7 @@
   const data = JSON.parse(document.getElementById("archspec-data").textContent);
   const nodes = new Map(data.nodes.map((n) => [n.id, n]));
   const blocks = new Map(data.blocks.map((b) => [b.id, b]));
+  const MIN_ZOOM = 1.0;
   const expanded = new Set(data.blocks.filter((b) => data.detail === null || b.depth < data.detail).map((b) => b.id));
 
   function ancestors(id) {  // outermost first
@@ -71,14 +72,27 @@
   });
 
   function redraw() {
-    cy.batch(() => { cy.elements().remove(); cy.add(elements()); });
+    // dagre lays out the flat graph (on compound graphs it is many times slower); the open blocks are then
+    // drawn as boxes around the positions their members got
+    const all = elements();
+    const flat = all.filter((e) => !(e.classes === "open"))
+      .map((e) => (e.group === "nodes" ? { group: "nodes", classes: e.classes, data: { ...e.data, parent: undefined } }
+                                       : e));
+    cy.batch(() => { cy.elements().remove(); cy.add(flat); });
     cy.layout({ name: "dagre", rankDir: data.direction, nodeSep: 14, rankSep: 26, animate: false,
-                fit: true, padding: 20 }).run();
-    if (cy.zoom() < 0.6) {  // a long network: readable from its input on, not a thread
+                fit: false }).run();
+    const placed = new Map(cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add(all.map((e) => (placed.has(e.data.id) ? { ...e, position: placed.get(e.data.id) } : e)));
+    });
+    cy.fit(undefined, 20);
+    if (cy.zoom() < MIN_ZOOM) {  // a long network: readable from its input on, not a thread
       const box = cy.elements().boundingBox();
-      cy.zoom(0.6);
-      cy.pan(data.direction === "LR" ? { x: 20 - box.x1 * 0.6, y: cy.height() / 2 - (box.y1 + box.y2) * 0.3 }
-                                     : { x: cy.width() / 2 - (box.x1 + box.x2) * 0.3, y: 20 - box.y1 * 0.6 });
+      cy.zoom(MIN_ZOOM);
+      cy.pan(data.direction === "LR"
+        ? { x: 20 - box.x1 * MIN_ZOOM, y: cy.height() / 2 - ((box.y1 + box.y2) / 2) * MIN_ZOOM }
+        : { x: cy.width() / 2 - ((box.x1 + box.x2) / 2) * MIN_ZOOM, y: 20 - box.y1 * MIN_ZOOM });
     }
   }
 
