@@ -67,9 +67,9 @@ def _click(driver, node_id, hover_only=False):
     """A real mouse event on the node's place on the canvas."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    x, y = driver.execute_script(
-        "const n = window.archspec._cy.getElementById(arguments[0]); const p = n.renderedPosition();"
-        "return [p.x, p.y];", node_id)
+    x, y = driver.execute_script(  # scrolled into view first, as a user would pan to it
+        "const cy = window.archspec._cy; const n = cy.getElementById(arguments[0]); cy.center(n);"
+        "const p = n.renderedPosition(); return [p.x, p.y];", node_id)
     graph = driver.find_element("id", "graph")
     size = graph.size
     actions = ActionChains(driver).move_to_element_with_offset(graph, int(x - size["width"] / 2),
