@@ -429,23 +429,22 @@ class Expander:
     def input_names(self, block_name, block, in_refs, loc, path):
         """The names a block gives its inputs (``inputs: [x, skip]`` in its definition; none: one input,
         ``in``), checked against the inputs the instance is given."""
+        given = f"{len(in_refs)} ({', '.join(r.text or 'the previous item' for r in in_refs) or 'none'})"
         if "inputs" not in block:
-            names, wanted = [], 1
-        else:
-            names = block["inputs"] if isinstance(block["inputs"], list) else [block["inputs"]]
-            wanted = len(names)
-        if "inputs" in block and (not names or len(set(map(str, names))) != len(names) or not all(
-                isinstance(n, str) and "/" not in n and ID_RE.match(n) and n != "in" for n in names)):
+            if len(in_refs) > 1:
+                self.error(loc, path, f'block "{block_name}" takes one input ("in") but is given {given}; a block '
+                           "that takes several declares them in its definition: inputs: [x, skip]")
+                raise Skip()
+            return []
+        names = block["inputs"] if isinstance(block["inputs"], list) else [block["inputs"]]
+        if not names or len(set(map(str, names))) != len(names) or not all(
+                isinstance(n, str) and "/" not in n and ID_RE.match(n) and n != "in" for n in names):
             self.error(block.at("inputs"), block_name, "inputs: names the block's inputs, a list of distinct "
                        "names such as [x, skip] (not `in`, which is always the first)")
             raise Skip()
-        if len(in_refs) > wanted or (len(in_refs) < wanted and "inputs" in block):
-            given = f"{len(in_refs)} ({', '.join(r.text or 'the previous item' for r in in_refs) or 'none'})"
-            if "inputs" in block:
-                self.error(loc, path, f'block "{block_name}" takes {wanted} inputs ({", ".join(names)}) but is given {given}')
-            else:
-                self.error(loc, path, f'block "{block_name}" takes one input ("in") but is given {given}; a block that '
-                           "takes several declares them in its definition: inputs: [x, skip]")
+        if len(in_refs) != len(names):
+            self.error(loc, path, f'block "{block_name}" takes {len(names)} inputs ({", ".join(names)}) but is '
+                       f"given {given}")
             raise Skip()
         return names
 
