@@ -198,6 +198,40 @@ def init(name, family, data, input_shape, output, force):
     click.echo(f"wrote {output}; next: archspec check {output} && archspec train {output}", err=True)
 
 
+@cli.command(name="import")
+@click.argument("source", metavar="SOURCE")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The spec to write.")
+@click.option("--weights", type=click.Path(dir_okay=False), metavar="FILE.keras",
+              help="Also write the model's weights, under the spec's node names (training.init_from takes it).")
+def import_(source, output, weights):
+    """Turn a Keras model into a spec: SOURCE is keras:NAME (keras.applications, weights=None), a .keras file or
+    a model JSON (model.to_json()); loaded in safe mode, nothing written unless every layer can be expressed."""
+    _tf_quiet()
+    if weights and not weights.endswith(".keras"):
+        raise click.BadParameter(f"{weights}: the file name must end in .keras", param_hint="--weights")
+    from archspec.analysis import check
+    from archspec.document import load_document
+    from archspec.readable_spec import to_readable_yaml
+    from builders.training.native_stderr import quiet_native_stderr
+
+    with quiet_native_stderr():
+        from builders.keras_import import ModelImportError, import_model, load_source, with_weights
+        from builders.keras_model import save_model
+
+        try:
+            model = load_source(source)
+            graph = import_model(model, file=source)
+        except ModelImportError as e:
+            raise click.ClickException(str(e)) from None
+    text = to_readable_yaml(graph, f"# {graph.name}, imported from {source} by `archspec import`\n")
+    totals = check(load_document(output, text=text)).totals()  # what is written checks, before it is written
+    if weights:
+        save_model(with_weights(check(load_document(output, text=text)).graph, model), weights)
+    write_text(output, text)
+    click.echo(f"wrote {output}: {totals['nodes']} nodes, {totals['params']:,} params, {len(text.splitlines())} "
+               "lines" + (f"; weights in {weights}" if weights else ""), err=True)
+
+
 @cli.command(name="list")
 def list_():
     """List layer kinds, standard blocks and reference specs."""

@@ -1,0 +1,324 @@
+"""Existing Keras models as archspec graphs: ``archspec import SOURCE -o spec.yaml`` (first version: flat specs).
+
+A model is read from its functional configuration (``model.get_config()``, the same as ``model.to_json()``):
+public, the same for a live model, a ``.keras`` file (loaded with ``safe_mode=True``), a JSON file and
+``keras:NAME`` (a ``keras.applications`` constructor with ``weights=None``).  Each Keras layer becomes one node
+named after it; nested Sequential/Functional models (ConvNeXt's stem) are inlined.  Layers archspec cannot express
+are listed all at once (:class:`ModelImportError`), nothing is written.  Blocks are not discovered yet: the spec is
+flat, made readable by :func:`archspec.readable_spec.to_readable_yaml` (sequential chains, shared defaults).
+"""
+
+from __future__ import annotations
+
+import os
+
+from archspec import kinds as K
+from archspec.errors import Loc
+from archspec.ir import Graph, Node, Output
+
+_INITIALIZERS = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
+                 "HeNormal": "he_normal", "LecunUniform": "lecun_uniform", "LecunNormal": "lecun_normal",
+                 "Zeros": "zeros", "Ones": "ones", "Orthogonal": "orthogonal"}
+
+
+class ModelImportError(ValueError):
+    """The source is not a Keras model archspec can read, or holds layers it cannot express (all listed)."""
+
+
+def load_source(source: str):
+    """A Keras model from ``keras:NAME``, a ``.keras`` file or a model JSON file (no code runs: safe mode)."""
+    import keras
+
+    if source.startswith("keras:"):
+        name = source[len("keras:"):]
+        constructor = getattr(keras.applications, name, None)
+        if not callable(constructor) or name.startswith("_") or not name[:1].isupper():
+            options = [n for n in dir(keras.applications) if n[:1].isupper()]
+            raise ModelImportError(f"{source}: not a keras.applications model; e.g. {', '.join(options[:6])}, ...")
+        model = constructor(weights=None)
+        if any(d is None for d in model.inputs[0].shape[1:]):  # e.g. MobileNetV3: at the size of its weights
+            model = constructor(weights=None, input_shape=(224, 224, 3))
+        return model
+    if not os.path.isfile(source):
+        raise ModelImportError(f"{source}: no such file (expected a .keras file, a model JSON or keras:NAME)")
+    try:
+        if source.endswith(".keras"):
+            model = keras.saving.load_model(source, compile=False, safe_mode=True)
+        else:
+            with open(source, encoding="utf-8") as f:
+                model = keras.models.model_from_json(f.read())
+    except Exception as e:  # noqa: BLE001 - any reader failure: say what the file is not
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ModelImportError(f"{source}: not a Keras model archspec can read ({first})") from None
+    if not isinstance(model, keras.Model):
+        raise ModelImportError(f"{source}: not a Keras model archspec can read (it holds a "
+                               f"{type(model).__name__}, not a model)")
+    return model
+
+
+def import_model(model, name: str | None = None, file: str = "") -> Graph:
+    """The archspec graph of a functional Keras model (raises ModelImportError listing every layer it cannot
+    express)."""
+    config = model.get_config()
+    if "layers" not in config or "output_layers" not in config:
+        raise ModelImportError(f"{model.name}: a subclassed model has no functional graph to read; build it with "
+                               "keras.Model(inputs, outputs) or keras.Sequential")
+    nodes, missing = {}, []
+    aliases = _read_layers(config, nodes, missing, {})
+    if missing:
+        raise ModelImportError(f"{model.name}: {len(missing)} layer(s) archspec cannot express: "
+                               + "; ".join(missing))
+    outputs = [Output(out[0], aliases.get(out[0], out[0])) for out in _tensor_list(config["output_layers"])]
+    # a faithful copy keeps the stems that leave a border row unseen (as Keras' ResNet and DenseNet do)
+    return Graph(name=name or model.name, nodes=nodes, outputs=outputs, file=file, quiet=("unseen_border",),
+                 source=f"imported from {file or model.name} by archspec import")
+
+
+def _read_layers(config, nodes, missing, aliases, prefix_inputs=None):
+    """Add the nodes of a functional (or Sequential) config; returns {Keras layer name: node path} of what
+    each name stands for (a nested model stands for its output)."""
+    previous = None
+    for layer in config["layers"]:
+        cls, cfg = layer["class_name"], layer["config"]
+        name = cfg.get("name") or layer.get("name")
+        inputs = [aliases.get(t, t) for t in _inbound(layer)] if "inbound_nodes" in layer else (
+            [previous] if previous else [])
+        if cls == "InputLayer" and prefix_inputs is not None:  # a nested model's input: the outer tensor
+            aliases[name] = prefix_inputs[0]
+            previous = prefix_inputs[0]
+            continue
+        if cls in ("Sequential", "Functional", "Model"):
+            inner = _read_layers(cfg, nodes, missing, dict(aliases), inputs)
+            last = cfg["output_layers"][0][0] if "output_layers" in cfg else cfg["layers"][-1]["config"]["name"]
+            aliases[name] = inner.get(last, last)
+            previous = aliases[name]
+            continue
+        mapped = _with_constant(cls, layer, inputs) or _layer_to_kind(cls, cfg)
+        if isinstance(mapped, str):
+            missing.append(f"{name} ({cls}: {mapped})")
+            previous = name
+            continue
+        kind, fields = mapped
+        attrs, errors = K.coerce_attrs(K.lookup(kind), fields)
+        if errors:
+            missing.append(f"{name} ({cls}: " + "; ".join(errors.values()) + ")")
+            previous = name
+            continue
+        nodes[name] = Node(name, kind, attrs, tuple(inputs) if kind != "input" else (), Loc(name))
+        aliases.setdefault(name, name)
+        previous = name
+    return aliases
+
+
+def _with_constant(cls, layer, inputs):
+    """``x + 3.0`` and ``x * (1 / 6)`` (MobileNetV3's hard sigmoid) are Add and Multiply operations with a number
+    among their arguments: a rescaling of the one tensor."""
+    calls = layer.get("inbound_nodes") or []
+    args = (calls[0]["args"] if calls and isinstance(calls[0], dict) else []) if cls in ("Add", "Multiply") else []
+    numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if not numbers:
+        return None
+    if len(numbers) != 1 or len(inputs) != 1:
+        return "an operation on several numbers"
+    return ("rescaling", {"scale": 1.0, "offset": float(numbers[0])} if cls == "Add" else
+            {"scale": float(numbers[0]), "offset": 0.0})
+
+
+def _inbound(layer):
+    """The names of the layers a layer's (first) call reads from, in order."""
+    calls = layer.get("inbound_nodes") or []
+    if not calls:
+        return []
+    args = calls[0]["args"] if isinstance(calls[0], dict) else calls[0]
+    return [t[0] for t in _tensor_list(args)]
+
+
+def _tensor_list(value):
+    """Keras tensor references anywhere in a call's arguments, as [layer name, node, index]."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return [value["config"]["keras_history"]]
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensor_list(v)]
+    return []
+
+
+def _activation(value):
+    name = value if isinstance(value, str) else (value or {}).get("config") if isinstance(value, dict) else None
+    if isinstance(value, dict) and value.get("class_name") == "function":
+        name = value.get("config")
+    name = {"archspec>gelu_tanh": "gelu_tanh", "hard_silu": "hard_swish"}.get(name, name)
+    return name if name in K.ACTIVATIONS else None
+
+
+def _initializer(value):
+    if isinstance(value, dict) and value.get("class_name") in _INITIALIZERS and not any(
+            v is not None for k, v in (value.get("config") or {}).items() if k != "seed"):
+        return _INITIALIZERS[value["class_name"]]
+    return None
+
+
+def _conv_fields(cfg):
+    out = {"kernel": list(cfg["kernel_size"]), "strides": list(cfg["strides"]), "padding": cfg["padding"],
+           "dilation": list(cfg.get("dilation_rate", [1, 1])), "use_bias": cfg["use_bias"]}
+    act = _activation(cfg.get("activation", "linear"))
+    if act is None:
+        return None
+    out["activation"] = act
+    return out
+
+
+def _layer_to_kind(cls, cfg):
+    """(kind, fields) of a Keras layer's config, or why it cannot be expressed (a string)."""
+    if cfg.get("data_format") not in (None, "channels_last"):
+        return "data_format channels_first"
+    mapper = _MAPPERS.get(cls)
+    if mapper is None:
+        return "no archspec kind for this layer"
+    result = mapper(cfg)
+    return result if result is not None else "settings archspec cannot express"
+
+
+def _conv2d(cfg):
+    fields = _conv_fields(cfg)
+    if fields is None:
+        return None
+    fields.update(filters=cfg["filters"], groups=cfg.get("groups", 1))
+    init = _initializer(cfg.get("kernel_initializer"))
+    if init:
+        fields["kernel_initializer"] = init
+    return "conv2d", fields
+
+
+def _depthwise(cfg):
+    fields = _conv_fields(cfg)
+    return None if fields is None else ("depthwise_conv2d", {**fields, "depth_multiplier": cfg["depth_multiplier"]})
+
+
+def _separable(cfg):
+    fields = _conv_fields(cfg)
+    return None if fields is None else ("separable_conv2d", {**fields, "filters": cfg["filters"],
+                                                             "depth_multiplier": cfg["depth_multiplier"]})
+
+
+def _dense(cfg):
+    act = _activation(cfg.get("activation", "linear"))
+    return None if act is None else ("dense", {"units": cfg["units"], "activation": act, "use_bias": cfg["use_bias"]})
+
+
+def _pool(kind):
+    return lambda cfg: (kind, {"pool": list(cfg["pool_size"]), "strides": list(cfg["strides"] or cfg["pool_size"]),
+                               "padding": cfg["padding"]})
+
+
+def _batchnorm(cfg):
+    if _one_axis(cfg.get("axis")) not in (-1, 3):
+        return None
+    return "batchnorm", {k: cfg[k] for k in ("momentum", "epsilon", "center", "scale")}
+
+
+def _sample_axis(axis):
+    """Keras counts the batch axis; a spec's axes are a sample's (the same for negative ones)."""
+    return axis - 1 if axis > 0 else axis
+
+
+def _layernorm(cfg):
+    axis = _one_axis(cfg.get("axis", -1))
+    if axis is None or cfg.get("rms_scaling"):
+        return None
+    return "layer_norm", {"axis": _sample_axis(axis), "epsilon": cfg["epsilon"], "center": cfg["center"], "scale": cfg["scale"]}
+
+
+def _dropout(cfg):
+    noise = cfg.get("noise_shape")
+    if noise and list(noise)[1:] == [1] * (len(noise) - 1):  # per sample: EfficientNet's drop-connect
+        return "drop_path", {"rate": cfg["rate"], **({"seed": cfg["seed"]} if cfg.get("seed") is not None else {})}
+    return None if noise else ("dropout", {"rate": cfg["rate"]})
+
+
+def _activation_layer(cfg):
+    act = _activation(cfg.get("activation"))
+    return None if act is None else ("activation", {"fn": act})
+
+
+def _relu(cfg):
+    if cfg.get("threshold", 0) not in (0, 0.0):
+        return None
+    if cfg.get("max_value") in (6, 6.0) and not cfg.get("negative_slope"):
+        return "activation", {"fn": "relu6"}
+    if cfg.get("max_value") is None:
+        slope = cfg.get("negative_slope") or 0.0
+        return "activation", ({"fn": "leaky_relu", "negative_slope": slope} if slope else {"fn": "relu"})
+    return None
+
+
+def _input(cfg):
+    shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+    return "input", {"shape": list(shape[1:]), "dtype": cfg.get("dtype", "float32")}
+
+
+def _rescaling(cfg):
+    return "rescaling", {"scale": cfg["scale"], "offset": cfg.get("offset", 0.0)}
+
+
+def _one_axis(value):
+    """A Keras axis setting as one int (an axis list or tuple of one), or None when it is not one axis."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if len(value) == 1 and isinstance(value[0], int) else None
+    return value if isinstance(value, int) else None
+
+
+def _normalization(cfg):
+    if cfg.get("axis") is not None and _one_axis(cfg["axis"]) not in (-1, 3):
+        return None
+    return "normalization", {"mean": cfg.get("mean"), "variance": cfg.get("variance"), "invert": cfg.get("invert",
+                                                                                                          False)}
+
+
+_MAPPERS = {
+    "InputLayer": _input, "Conv2D": _conv2d, "DepthwiseConv2D": _depthwise, "SeparableConv2D": _separable,
+    "Dense": _dense, "MaxPooling2D": _pool("max_pool2d"), "AveragePooling2D": _pool("avg_pool2d"),
+    "GlobalAveragePooling2D": lambda c: ("global_avg_pool2d", {"keepdims": c.get("keepdims", False)}),
+    "GlobalMaxPooling2D": lambda c: ("global_max_pool2d", {"keepdims": c.get("keepdims", False)}),
+    "BatchNormalization": _batchnorm, "LayerNormalization": _layernorm, "Dropout": _dropout,
+    "Activation": _activation_layer, "ReLU": _relu, "Flatten": lambda c: ("flatten", {}),
+    "Reshape": lambda c: ("reshape", {"target_shape": list(c["target_shape"])}),
+    "ZeroPadding2D": lambda c: ("zero_padding2d", {"padding": [list(p) for p in c["padding"]]}),
+    "Cropping2D": lambda c: ("cropping2d", {"cropping": [list(p) for p in c["cropping"]]}),
+    "Add": lambda c: ("add", {}), "Multiply": lambda c: ("multiply", {}), "Average": lambda c: ("average", {}),
+    "Maximum": lambda c: ("maximum", {}), "Concatenate": lambda c: ("concat", {"axis": _sample_axis(c.get("axis", -1))}),
+    "Rescaling": _rescaling, "Normalization": _normalization,
+    "LayerScale": lambda c: ("layer_scale", {"init_value": c["init_values"] if "init_values" in c
+                                             else c["init_value"]}),
+    "LocalResponseNormalization": lambda c: ("lrn", {k: c[k] for k in ("k", "n", "alpha", "beta")}),
+    "DropPath": lambda c: ("drop_path", {"rate": c["rate"]}),
+    "ScaledAdd": lambda c: ("add", {"scales": list(c["scales"])}),
+    "CustomScaleLayer": lambda c: ("add", {"scales": [1.0, c["scale"]]}),  # InceptionResNetV2: x + scale * r
+}
+
+
+def leaf_layers(model):
+    """The layers of a model that are not models themselves (nested models opened), in order."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer)
+        else:
+            yield layer
+
+
+def with_weights(graph, source_model):
+    """The Keras model archspec builds from ``graph``, holding ``source_model``'s weights, layer by layer (the
+    nodes are named after the source's layers)."""
+    from builders.keras_model import build_model, node_layer
+
+    model = build_model(graph)
+    for layer in leaf_layers(source_model):
+        if layer.weights:
+            node_layer(model, layer.name).set_weights(layer.get_weights())
+    return model
+
+
+__all__ = ["ModelImportError", "import_model", "leaf_layers", "load_source", "with_weights"]
