@@ -14,6 +14,7 @@ from archspec import resolve  # noqa: E402
 from archspec.analysis import analyse  # noqa: E402
 from archspec.kinds import KINDS, Kind, register_kind  # noqa: E402
 from builders import keras_model as KM  # noqa: E402
+from builders.keras_import import leaf_layers  # noqa: E402
 from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_name, node_layer,  # noqa: E402
                                   node_path, register_builder)
 
@@ -338,17 +339,8 @@ def _mobilenet_v3_keras_name(path):
     return f"{block}_{se.get(leaf, leaf)}" if leaf else path
 
 
-def _leaf_layers(model):
-    """The layers of a model, those of nested models (ConvNeXt's stem and downsampling Sequentials) included."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leaf_layers(layer)
-        else:
-            yield layer
-
-
 def _layer(model, name):
-    return next(layer for layer in _leaf_layers(model) if layer.name == name)
+    return next(layer for layer in leaf_layers(model) if layer.name == name)
 
 
 def _convnext_keras_name(path, prefix):
@@ -363,7 +355,7 @@ def _copy_weights_and_compare(graph, ours, ref, keras_name, x, features):
     """Copy every weight layer of ``ref`` into ``ours`` (random batch-norm and normalization statistics, so
     that a mix-up shows) and compare the features and the outputs."""
     rng = np.random.default_rng(0)
-    leaves = {layer.name: layer for layer in _leaf_layers(ref)}
+    leaves = {layer.name: layer for layer in leaf_layers(ref)}
     copied = 0
     for path, node in graph.nodes.items():
         if node.kind == "normalization" and node.attrs["mean"] is None:
