@@ -45,6 +45,15 @@ INITIALIZERS = (
 # and elu among them, where TensorFlow's keep their output: a tensor of the same size)
 OUTPUT_GRADIENT_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "log_softmax")
 MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
+
+
+def activation_keeps(fn, before):
+    """What an activation keeps for its gradient: nothing (linear), its output, or the tensor ``before`` it."""
+    if fn in (None, "linear"):
+        return ()
+    return ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else (before,)
+
+
 # the warnings a kind gives, by the code a spec silences them with (``quiet: [unseen_border]``)
 WARNING_CODES = {
     "unseen_border": "a strided window leaves the last rows or columns of its input unseen",
@@ -225,10 +234,7 @@ class Kind:
     def kept_for_backward(self, a):
         """The tensors the backward pass keeps: ``kept`` and what a fused ``activation:`` keeps, one of
         "inputs", "output", "mask" and "pre_activation" (the output before the activation)."""
-        fn = a.get("activation")
-        extra = () if fn in (None, "linear") else ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else \
-            ("pre_activation",)
-        return self.kept + extra
+        return self.kept + activation_keeps(a.get("activation"), before="pre_activation")
 
 
 class InputKind(Kind):
@@ -590,8 +596,7 @@ class ActivationKind(Kind):
         return a["fn"]
 
     def kept_for_backward(self, a):
-        fn = a["fn"]
-        return () if fn == "linear" else ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else ("inputs",)
+        return activation_keeps(a["fn"], before="inputs")
 
 
 class DropoutKind(Kind):

@@ -86,6 +86,7 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
     opt = optimizer if optimizer is not None else (graph.training or {}).get("optimizer", "adam")
     totals = analysis.totals()
     trainable, params = totals["trainable_params"], totals["params"]
+    slots = optimizer_slots(opt)
     local = math.ceil(batch / devices)
     value = 2 if mixed_precision else FLOAT
     per_sample_kept = kept_bytes_per_sample(analysis, value)
@@ -94,9 +95,9 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
     workspace = input_elements * FLOAT + sum(sizes[:2]) * value
     return TrainingMemory(
         batch=batch, devices=devices, weights=params * FLOAT, gradients=trainable * FLOAT,
-        optimizer=optimizer_slots(opt) * trainable * FLOAT, activations=per_sample_kept * local,
+        optimizer=slots * trainable * FLOAT, activations=per_sample_kept * local,
         workspace=workspace * local, per_sample=per_sample_kept + workspace,
-        fixed=(params + trainable * (1 + optimizer_slots(opt))) * FLOAT)
+        fixed=(params + trainable * (1 + slots)) * FLOAT)
 
 
 def kept_bytes_per_sample(analysis, value_bytes: int) -> int:

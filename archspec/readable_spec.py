@@ -7,6 +7,7 @@ Blocks and ``repeat:`` are not found yet: the layers stay one flat list.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import yaml
@@ -65,9 +66,14 @@ def _compact(field, value):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _kind_defaults(kind_name):
+    attrs, _ = K.coerce_attrs(K.lookup(kind_name), {})
+    return attrs
+
+
 def _default(kind, field):
-    attrs, _ = K.coerce_attrs(kind, {})
-    return attrs.get(field.name, field.default)
+    return _kind_defaults(kind.name).get(field.name, field.default)
 
 
 def _shared_defaults(graph):

@@ -115,7 +115,7 @@ def _display_id(path, depth):
     return "/".join(parts[:depth]) if len(parts) > depth else path
 
 
-def _scope_title(key, block):
+def scope_title(key, block):
     """``conv2 · bottleneck ×3``; just ``inception_3a`` when the id already names the block."""
     name = key.rsplit("/", 1)[-1]
     base = block.split(" ×")[0]
@@ -257,7 +257,7 @@ class _DotWriter:
             self.n_clusters += 1
             block = self.scopes.get(item, "group")
             self.emit(f"{indent}subgraph cluster_{self.n_clusters} {{")
-            self.emit(f'{indent}  graph [label=<<b>{_h(_scope_title(item, block))}</b>>, style="rounded,filled", '
+            self.emit(f'{indent}  graph [label=<<b>{_h(scope_title(item, block))}</b>>, style="rounded,filled", '
                       f'fillcolor={_q(CLUSTER_FILLS[level % 2])}, color="#888888", fontsize=10, labeljust=l, '
                       f'tooltip={_q(f"{item}: {block}")}];')
             self.clusters(tree, item, indent + "  ", level + 1)

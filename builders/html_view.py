@@ -18,7 +18,7 @@ import re
 from archspec.files import write_text
 from archspec.kinds import fmt_shape, lookup
 from archspec.numbers import human, human_bytes
-from builders.diagram import BLOCK_COLOUR, CATEGORY_COLOURS, CATEGORY_NAMES, _scope_title, parse_detail
+from builders.diagram import BLOCK_COLOUR, CATEGORY_COLOURS, CATEGORY_NAMES, parse_detail, scope_title
 
 ASSETS = os.path.join(os.path.dirname(__file__), "html_assets")
 # the bundled libraries, as published (gzipped here: one tenth of the size, and out of text searches)
@@ -66,7 +66,7 @@ def _blocks(analysis):
         label = graph.scopes[prefix]
         out[prefix] = {
             "id": prefix, "parent": _parent(prefix, out), "depth": prefix.count("/") + 1, "kind": label,
-            "title": _scope_title(prefix, label), "count": len(members), "shape": fmt_shape(members[-1].shape),
+            "title": scope_title(prefix, label), "count": len(members), "shape": fmt_shape(members[-1].shape),
             "params": f"{sum(i.params for i in members):,}", "macs": human(sum(i.macs for i in members)),
             "memory": human_bytes(sum(i.memory for i in members)) + " per sample",
             "loc": str(graph.calls.get(prefix, "")),

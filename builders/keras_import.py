@@ -145,9 +145,8 @@ def _tensor_list(value):
 
 
 def _activation(value):
-    name = value if isinstance(value, str) else (value or {}).get("config") if isinstance(value, dict) else None
-    if isinstance(value, dict) and value.get("class_name") == "function":
-        name = value.get("config")
+    """The spec's name of a Keras activation setting (a name, or a serialized function), or None."""
+    name = value.get("config") if isinstance(value, dict) else value
     name = {"archspec>gelu_tanh": "gelu_tanh", "hard_silu": "hard_swish"}.get(name, name)
     return name if name in K.ACTIVATIONS else None
 
