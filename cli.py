@@ -520,7 +520,13 @@ def predict(run, images, top_k, as_json):
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--data", metavar="SOURCE", help="Training data for every trial (as for train; default: the spec's).")
-@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband"]), default="random", show_default=True)
+@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband", "nsga2"]), default=None,
+              help="The strategy (default: random; nsga2, an evolutionary Pareto search, with several --objective).")
+@click.option("--objective", "objectives", multiple=True, metavar="METRIC:min|max",
+              help="What to optimise, repeatable: val_accuracy:max (default), val_loss:min, params:min, macs:min, "
+                   "memory:min, latency:min; several give a Pareto front (pareto.csv, front/).")
+@click.option("--prune", type=click.Choice(["none", "median"]), default="none", show_default=True,
+              help="Stop trials whose validation curve falls below the median of their peers' at the same epoch.")
 @click.option("--max-trials", type=click.IntRange(min=1), default=10, show_default=True,
               help="Trials to train (statically invalid or duplicate candidates are not counted).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs per trial (Hyperband: the most per trial).")
@@ -529,6 +535,12 @@ def predict(run, images, top_k, as_json):
 @click.option("--overwrite", is_flag=True, help="Replace an existing search folder.")
 @click.option("--max-params", type=click.IntRange(min=1), help="Reject candidates with more parameters.")
 @click.option("--max-macs", type=click.IntRange(min=1), help="Reject candidates with more MACs per sample.")
+@click.option("--max-latency", metavar="TIME", help="Do not train candidates slower than this per batch of "
+                                                    "--latency-batch (e.g. 5ms; measured before training).")
+@click.option("--latency-batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The batch size the latency objective and --max-latency are measured at.")
+@click.option("--population", type=click.IntRange(min=2), help="nsga2: random trials first, then the parent pool "
+                                                               "(default: max_trials/3 within 4..12).")
 @click.option("--max-memory", metavar="SIZE", help="Reject candidates whose training step needs more (e.g. 4GiB; "
                                                    "the estimate of `archspec summary --batch`).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1),
@@ -543,22 +555,29 @@ def predict(run, images, top_k, as_json):
               help="Seconds without any worker (chief) or chief (worker) before giving up.")
 @click.option("--trial-timeout", type=float, help="Seconds a trial may run before it is killed and FAILED.")
 @_set_option
-def search(spec, data, tuner, max_trials, epochs, out, resume, overwrite, max_params, max_macs, max_memory, batch_size,
-           devices, seed, role, oracle, worker_timeout, idle_timeout, trial_timeout, sets):
+def search(spec, data, tuner, objectives, prune, max_trials, epochs, out, resume, overwrite, max_params, max_macs,
+           max_latency, latency_batch, population, max_memory, batch_size, devices, seed, role, oracle,
+           worker_timeout, idle_timeout, trial_timeout, sets):
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (your spec with
-    the chosen values)."""
+    the chosen values); with several --objective, the Pareto front too."""
     from archspec.memory import MemoryEstimateError, parse_size
+    from builders.search.objectives import parse_latency, parse_objectives
 
     _tf_quiet()
     overrides = _pairs(sets, "--set")
     if batch_size is not None:
         overrides["training.batch_size"] = batch_size
+    tuner = tuner or ("nsga2" if len(objectives) > 1 else "random")
     try:
         memory_limit = parse_size(max_memory, "--max-memory") if max_memory is not None else None
-    except MemoryEstimateError as e:
+        latency_limit = parse_latency(max_latency) if max_latency is not None else None
+        parse_objectives(objectives, tuner)  # before anything starts
+    except (MemoryEstimateError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     try:
         archspec.search(spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
+                        objectives=tuple(objectives), prune=prune, max_latency=latency_limit,
+                        latency_batch=latency_batch, population=population,
                         set=overrides, resume=resume, overwrite=overwrite, echo=click.echo, devices=devices,
                         max_params=max_params, max_macs=max_macs, max_memory=memory_limit, seed=seed, role=role,
                         oracle=oracle, worker_timeout=worker_timeout, idle_timeout=idle_timeout,

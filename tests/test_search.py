@@ -17,6 +17,7 @@ kt = pytest.importorskip("keras_tuner")
 from archspec import check  # noqa: E402
 from archspec.document import load_document  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
+from builders.search.objectives import Objective  # noqa: E402
 from builders.search.oracles import make_oracle  # noqa: E402
 from builders.search.space import SpecHyperModel  # noqa: E402
 from builders.search.tuner import SearchOptions, make_screen  # noqa: E402
@@ -61,7 +62,7 @@ layers:
 def _oracle_and_model(path, tuner="random", **limits):
     doc = load_document(path)
     hm = SpecHyperModel(doc)
-    oracle = make_oracle(tuner, kt.Objective("val_accuracy", "max"), 10, 1, 4)
+    oracle = make_oracle(tuner, (Objective("val_accuracy", "max"),), 10, 1, 4)
     opts = SearchOptions(spec=path, out=os.path.dirname(path), **limits)
     oracle.screen = make_screen(hm, oracle, opts)
     oracle._set_project_dir(os.path.dirname(path), "tuner")
@@ -202,7 +203,9 @@ def test_distributed_chief_and_two_workers(tmp_path):
     spec.write_text(TINY)
     out = tmp_path / "out"
     oracle = f"127.0.0.1:{_free_port()}"
-    common = ("--max-trials", "4", "--oracle", oracle, "--idle-timeout", "120", "--worker-timeout", "60")
+    # the Pareto search and the epoch-by-epoch pruning verdicts, answered by the workers
+    common = ("--max-trials", "4", "--oracle", oracle, "--idle-timeout", "120", "--worker-timeout", "60",
+              "--objective", "val_accuracy:max", "--objective", "params:min", "--prune", "median")
     chief = _search_process(spec, out, "--role", "chief", *common)
     workers = [_search_process(spec, out, "--role", "worker", *common, env={"KERASTUNER_TUNER_ID": f"tuner{i}"})
                for i in range(2)]
@@ -215,7 +218,8 @@ def test_distributed_chief_and_two_workers(tmp_path):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
     assert chief.returncode == 0, chief_out[-3000:]
-    assert (out / "best.yaml").exists()
+    assert (out / "best.yaml").exists() and (out / "pareto.csv").exists()
+    assert all((d / "verdict-1").exists() for d in (out / "trials").iterdir())
     ran_by = {(d / "tuner_id").read_text().strip() for d in (out / "trials").iterdir()}
     assert ran_by == {"tuner0", "tuner1"}  # the trials were shared
     assert all(w.returncode == 0 for w in workers)

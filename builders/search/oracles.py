@@ -44,7 +44,7 @@ class ScreeningMixin(RandomValuesHook):
             return None
         ok, reason, graph_hash = self.screen(values)
         if ok and graph_hash in self._graph_hashes:
-            ok, reason = False, f"duplicate: resolves to the same network ({graph_hash}) as an earlier trial"
+            ok, reason = False, f"duplicate: resolves to the same network and training ({graph_hash}) as an earlier trial"
         if not ok:
             self._reject(values, reason, graph_hash)
             return reason
@@ -113,9 +113,22 @@ class HyperbandOracle(ScreeningMixin, kt.oracles.HyperbandOracle):
         self._init_screening()
 
 
-def make_oracle(tuner: str, objective, max_trials: int, seed: int | None, max_epochs: int):
-    common = dict(objective=objective, seed=seed, max_retries_per_trial=0,
+TUNERS = ("random", "bayesian", "hyperband", "nsga2")
+
+
+def make_oracle(tuner: str, objectives, max_trials: int, seed: int | None, max_epochs: int,
+                population: int | None = None):
+    """The oracle of ``--tuner``; Keras Tuner tracks the first training metric of ``objectives``."""
+    from builders.search.objectives import training_objective
+
+    target = training_objective(objectives)
+    common = dict(objective=kt.Objective(target.metric, target.direction), seed=seed, max_retries_per_trial=0,
                   max_consecutive_failed_trials=10**9)  # a failed trial never stops the search
+    if tuner == "nsga2":
+        from builders.search.evolution import NSGA2Oracle, default_population
+
+        return NSGA2Oracle(max_trials=max_trials, objectives=objectives,
+                           population=population or default_population(max_trials), **common)
     if tuner == "random":
         return RandomOracle(max_trials=max_trials, **common)
     if tuner == "bayesian":
@@ -127,4 +140,4 @@ def make_oracle(tuner: str, objective, max_trials: int, seed: int | None, max_ep
         oracle = HyperbandOracle(max_epochs=max(max_epochs, 2), factor=3, hyperband_iterations=1, **common)
         oracle.max_trials = max_trials
         return oracle
-    raise ValueError(f"unknown tuner {tuner!r}; one of random, bayesian, hyperband")
+    raise ValueError(f"unknown tuner {tuner!r}; one of {', '.join(TUNERS)}")

@@ -1,4 +1,5 @@
-"""Search results: the leaderboard (terminal and ``trials.csv``), ``search.png`` and ``best.yaml``."""
+"""Search results: the leaderboard (terminal and ``trials.csv``), ``search.png`` and ``best.yaml``; with several
+objectives also the Pareto front: ``pareto.csv``, ``pareto.png`` and ``front/<trial>.yaml``."""
 
 from __future__ import annotations
 
@@ -12,18 +13,33 @@ from archspec.chosen_spec import NotInPlace, with_choices
 from archspec.document import load_document
 from archspec.emit import to_yaml
 from archspec.files import atomic_path, write_text
-from archspec.numbers import human
+from archspec.numbers import human, human_bytes
 from archspec.resolve import resolve
 
-COLUMNS = ("trial", "status", "val_accuracy", "test_accuracy", "params", "macs", "seconds", "choices", "note")
+COLUMNS = ("trial", "status", "front", "val_accuracy", "val_loss", "test_accuracy", "params", "macs", "memory",
+           "latency", "epochs_run", "pruned_epoch", "seconds", "choices", "note")
 
 
 def _metric(trial, name):
     try:
-        value = trial.metrics.get_best_value(name) if name == "val_accuracy" else trial.metrics.get_last_value(name)
+        value = trial.metrics.get_last_value(name)  # each trial reports each metric once
     except Exception:  # noqa: BLE001 - a metric the trial never reported
         return None
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _status_and_note(trial):
+    """("completed"|"pruned"|"infeasible"|"failed"|..., the note): the last line of a failure's message."""
+    status = str(trial.status).lower()
+    note = (trial.message or "").strip().splitlines()[-1][:200] if trial.message else ""
+    if "infeasible: " in note:
+        status, note = "infeasible", note[note.index("infeasible: ") + len("infeasible: "):]
+    pruned = _metric(trial, "pruned_epoch")
+    if status == "completed" and pruned:
+        status, note = "pruned", f"pruned at epoch {int(pruned)}"
+    if not note and "tuner/round" in trial.hyperparameters.values:
+        note = f"hyperband round {trial.hyperparameters.values.get('tuner/round')}"
+    return status, note
 
 
 def collect_rows(oracle, hm_choices, out):
@@ -31,26 +47,24 @@ def collect_rows(oracle, hm_choices, out):
     for trial_id in sorted(oracle.trials):
         trial = oracle.trials[trial_id]
         values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        status, note = _status_and_note(trial)
         rows.append({
-            "trial": trial_id, "status": str(trial.status).lower(),
-            "val_accuracy": _metric(trial, "val_accuracy"), "test_accuracy": _metric(trial, "test_accuracy"),
-            "params": _int(_metric(trial, "params")), "macs": _int(_metric(trial, "macs")),
+            "trial": trial_id, "status": status, "front": "",
+            **{name: _metric(trial, name) for name in ("val_accuracy", "val_loss", "test_accuracy", "latency")},
+            **{name: _int(_metric(trial, name)) for name in ("params", "macs", "memory", "epochs_run", "pruned_epoch")},
             "seconds": _metric(trial, "trial_seconds"),
-            "choices": json.dumps(hm_choices(trial), default=str, sort_keys=True),
-            "note": (trial.message or "").strip().splitlines()[-1][:200] if trial.message else
-                    (f"hyperband round {trial.hyperparameters.values.get('tuner/round')}"
-                     if "tuner/round" in trial.hyperparameters.values else ""),
-            "_values": values,
+            "choices": json.dumps(hm_choices(trial), default=str, sort_keys=True), "note": note, "_values": values,
         })
     rejected = os.path.join(out, "tuner", "rejected.jsonl")
     if os.path.exists(rejected):
         with open(rejected, encoding="utf-8") as f:
             for n, line in enumerate(f):
                 r = json.loads(line)
-                rows.append({"trial": f"-{n + 1}", "status": "duplicate" if r["reason"].startswith("duplicate")
-                             else "invalid", "val_accuracy": None, "test_accuracy": None, "params": None,
-                             "macs": None, "seconds": None, "choices": json.dumps(r["values"], sort_keys=True),
-                             "note": r["reason"][:200], "_values": r["values"]})
+                status = ("duplicate" if r["reason"].startswith("duplicate") else
+                          "infeasible" if r["reason"].startswith("over --max-") else "invalid")
+                rows.append({**{c: None for c in COLUMNS}, "trial": f"-{n + 1}", "status": status, "front": "",
+                             "choices": json.dumps(r["values"], sort_keys=True), "note": r["reason"][:200],
+                             "_values": r["values"]})
     return rows
 
 
@@ -58,14 +72,18 @@ def _int(v):
     return None if v is None else int(v)
 
 
-def table(rows, limit=20, width=64):
-    """The leaderboard: completed trials best first, then the others; the choices column shows what differs
+def table(rows, limit=20, width=64, costs=()):
+    """The leaderboard: the Pareto front's members (``*``) first, then the other completed trials, best first,
+    then the others; a column per cost objective beyond params and MACs; the choices column shows what differs
     between the trials (wrapped, not cut), the choices they all share once below."""
-    shown = sorted([r for r in rows if r["status"] == "completed"], key=lambda r: -(r["val_accuracy"] or 0))
-    shown += [r for r in rows if r["status"] != "completed"]
-    shown = shown[:limit]
+    done = sorted([r for r in rows if r["status"] == "completed"], key=lambda r: (not r.get("front"),
+                                                                                 -(r["val_accuracy"] or 0)))
+    shown = (done + [r for r in rows if r["status"] == "pruned"]
+             + [r for r in rows if r["status"] not in ("completed", "pruned")])[:limit]
     differing, shared = _split_choices(shown)
-    head = f"{'trial':>6}  {'status':<10} {'val acc':>8} {'test acc':>8} {'params':>8} {'MACs':>8} {'time':>7}  "
+    extra = [c for c in ("memory", "latency") if c in costs]
+    head = (f"{'trial':>6}  {'status':<10} {'val acc':>8} {'test acc':>8} {'params':>8} {'MACs':>8} "
+            + "".join(f"{EXTRA_HEADS[c]:>9} " for c in extra) + f"{'time':>7}  ")
     lines = [head + "choices (those that differ)"]
     for r in shown:
         def pct(v):
@@ -73,18 +91,35 @@ def table(rows, limit=20, width=64):
         choices = json.loads(r["choices"])
         text = ", ".join(f"{k}={_value(choices[k])}" for k in differing if k in choices)
         if r["status"] != "completed" and r["note"]:
-            text += f"  [{r['note'][:60]}]"
+            text += f"  [{r['note'][:72]}]"
         wrapped = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
-        lines.append(f"{r['trial']:>6}  {r['status']:<10} {pct(r['val_accuracy'])} {pct(r['test_accuracy'])} "
+        lines.append(f"{r.get('front', '') + r['trial']:>6}  {r['status']:<10} {pct(r['val_accuracy'])} "
+                     f"{pct(r['test_accuracy'])} "
                      f"{human(r['params']) if r['params'] is not None else '-':>8} "
                      f"{human(r['macs']) if r['macs'] is not None else '-':>8} "
-                     f"{(str(round(r['seconds'], 1)) + 's') if r['seconds'] is not None else '-':>7}  {wrapped[0]}")
+                     + "".join(f"{_cost_text(c, r[c]):>9} " for c in extra)
+                     + f"{(str(round(r['seconds'], 1)) + 's') if r['seconds'] is not None else '-':>7}  {wrapped[0]}")
         lines += [" " * len(head) + more for more in wrapped[1:]]
     if shared:
         lines.append("every trial above: " + ", ".join(f"{k}={_value(v)}" for k, v in shared.items()))
+    if any(r.get("front") for r in rows):
+        lines.append("* on the Pareto front (pareto.csv, front/<trial>.yaml)")
     if len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more rows in trials.csv")
     return "\n".join(lines)
+
+
+EXTRA_HEADS = {"memory": "memory", "latency": "latency"}
+
+
+def _cost_text(name, value):
+    if value is None:
+        return "-"
+    if name == "memory":
+        return human_bytes(value)
+    if name == "latency":
+        return f"{1000 * value:.2f}ms"
+    return human(value)
 
 
 def _split_choices(rows):
@@ -149,7 +184,7 @@ def best_spec(doc, choices, opts):
         return f"# written expanded: {e}\n" + to_yaml(graph)
 
 
-def write_results(doc, oracle, opts, echo):
+def write_results(doc, oracle, opts, objectives, echo):
     from builders.search.space import SpecHyperModel, with_values
 
     hm = SpecHyperModel(doc)
@@ -159,20 +194,21 @@ def write_results(doc, oracle, opts, echo):
         return {d.name: d.value for d in graph.decisions}
 
     rows = collect_rows(oracle, choices, opts.out)
+    front = mark_front(rows, objectives) if len(objectives) > 1 else []
     with atomic_path(os.path.join(opts.out, "trials.csv")) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-    echo(table(rows))
+    echo(table(rows, costs=[o.metric for o in objectives if o.is_cost]))
     completed = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
     summary = {"trials": len([r for r in rows if not r["trial"].startswith("-")]), "completed": len(completed),
-               "failed": sum(r["status"] == "failed" for r in rows),
-               "invalid": sum(r["status"] == "invalid" for r in rows),
-               "duplicate": sum(r["status"] == "duplicate" for r in rows), "rows": rows}
+               **{s: sum(r["status"] == s for r in rows) for s in ("pruned", "failed", "invalid", "infeasible",
+                                                                   "duplicate")},
+               "epochs_run": sum(r["epochs_run"] or 0 for r in rows), "rows": rows}
     if completed:
         plot(rows, os.path.join(opts.out, "search.png"), f"{doc.data.get('name', 'search')}: {opts.tuner} search")
-        best = max(completed, key=lambda r: r["val_accuracy"])
+        best = _best(completed, objectives)
         text = (f"# best of `archspec search {opts.spec}` ({opts.tuner}, {summary['trials']} trials): trial "
                 f"{best['trial']}, validation accuracy {100 * best['val_accuracy']:.2f}%"
                 + (f", test accuracy {100 * best['test_accuracy']:.2f}%" if best["test_accuracy"] is not None else "")
@@ -183,4 +219,32 @@ def write_results(doc, oracle, opts, echo):
              f"{os.path.join(opts.out, 'best.yaml')}")
     else:
         echo("no trial completed: no best.yaml written")
+    if front:
+        from builders.search.front_report import write_front
+
+        write_front(rows, front, objectives, opts.out, lambda choices: best_spec(doc, choices, opts),
+                    f"{doc.data.get('name', 'search')}: {opts.tuner} search", echo)
+        summary["front"] = [r["trial"] for r in front]
     return summary
+
+
+def _best(completed, objectives):
+    """The completed trial best in the first training objective."""
+    from builders.search.objectives import training_objective
+
+    target = training_objective(objectives)
+    return min(completed, key=lambda r: target.minimised(r[target.metric]) if r[target.metric] is not None
+               else float("inf"))
+
+
+def mark_front(rows, objectives) -> list:
+    """Mark (``front = "*"``) and return the completed trials no other completed trial dominates."""
+    from builders.search.objectives import vector
+    from builders.search.pareto import non_dominated
+
+    scored = [(r, vector(objectives, r)) for r in rows if r["status"] == "completed"]
+    scored = [(r, v) for r, v in scored if v is not None]
+    members = [scored[i][0] for i in non_dominated([v for _, v in scored])]
+    for r in members:
+        r["front"] = "*"
+    return members

@@ -95,8 +95,11 @@ class TrialRunner:
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, options: dict, trial_dir: str, heartbeat=None, heartbeat_every: float = 5.0) -> dict:
-        """Train one candidate; returns {"status": "ok"|"failed", "metrics"|"message", "seconds"}.
+    def run(self, options: dict, trial_dir: str, heartbeat=None, heartbeat_every: float = 5.0, watch=None) -> dict:
+        """Train one candidate; returns {"status": "ok"|"failed"|"infeasible", "metrics"|"message", "seconds"}.
+
+        ``watch`` (a :class:`builders.search.pruning.EpochWatch`) is polled while the trial runs, to answer
+        the epochs it reports.
 
         ``seconds`` is the wall time from asking for the trial's process to reading its result (a server
         still importing is waited for first).
@@ -113,7 +116,7 @@ class TrialRunner:
         try:
             self._wait_ready()
             start = time.perf_counter()
-            code = self._run_job(job, start, heartbeat, heartbeat_every)
+            code = self._run_job(job, start, heartbeat, heartbeat_every, watch)
         except (EOFError, OSError) as e:  # the server died (a broken pipe is an OSError)
             self._kill_trial()
             self._stop_server()
@@ -133,15 +136,18 @@ class TrialRunner:
         return {"status": "failed", "message": f"the trial process {why} without a result",
                 "seconds": time.perf_counter() - start}
 
-    def _run_job(self, job, start, heartbeat, heartbeat_every):
+    def _run_job(self, job, start, heartbeat, heartbeat_every, watch):
         self._send(job)
         self.pid = self._expect("pid")["pid"]
         last_beat = time.monotonic()
         timed_out = False
+        wait = 0.05 if watch is not None else 1.0  # a trial waiting for its epoch's verdict is answered quickly
         while True:
-            message = self._expect("exit", deadline=time.monotonic() + 1.0)
+            message = self._expect("exit", deadline=time.monotonic() + wait)
             if message is not None:
                 return "timeout" if timed_out else message["exit"]
+            if watch is not None:
+                watch.poll()
             if heartbeat is not None and time.monotonic() - last_beat >= heartbeat_every:
                 last_beat = time.monotonic()
                 try:

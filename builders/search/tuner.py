@@ -4,12 +4,15 @@ Reading top to bottom: the annotated spec becomes a :class:`SpecHyperModel`
 (conditional hyperparameters), an oracle proposes candidates that are screened
 statically (:mod:`builders.search.oracles`), each accepted candidate trains in
 a process of its own with the training code of ``archspec train``
-(:mod:`builders.search.runner`), and the results become a leaderboard
-(``trials.csv``), a plot (``search.png``) and ``best.yaml``, a plain spec.
+(:mod:`builders.search.runner`), answering each epoch's pruning verdict
+(:mod:`builders.search.pruning`), and the results become a leaderboard (``trials.csv``), a plot
+(``search.png``) and ``best.yaml``, a plain spec; with several objectives
+(:mod:`builders.search.objectives`), also the Pareto front (``pareto.csv``, ``pareto.png``, ``front/``).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,19 +24,21 @@ from archspec.document import load_document
 from archspec.emit import to_yaml
 from archspec.resolve import resolve
 from archspec.errors import Loc
-from archspec.files import write_json
+from archspec.files import write_json, write_text
 from archspec.memory import training_memory
 from archspec.numbers import human_bytes
 from archspec.training import DEFAULTS, TrainingError, training_config, training_section
 from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
+from builders.search.objectives import parse_objectives, training_objective
 from builders.search.oracles import make_oracle
+from builders.search.pruning import COSTS_FILE, EpochWatch, MedianRule
 from builders.search.runner import TrialRunner
 from builders.search.space import SpecHyperModel, with_values
 from builders.training.run_folder import prepare_folder, unlock
 
-OBJECTIVE = "val_accuracy"
 STATE_FILE = "search.json"
+PRUNING_RULES = ("none", "median")
 
 
 @dataclass
@@ -49,6 +54,11 @@ class SearchOptions:
     max_params: int | None = None
     max_macs: int | None = None
     max_memory: int | None = None  # bytes of one training step (archspec.memory), at the trials' batch size
+    objectives: tuple = ()  # "METRIC:DIRECTION" texts (builders.search.objectives); default val_accuracy:max
+    max_latency: float | None = None  # seconds per batch of latency_batch, measured before a trial trains
+    latency_batch: int = 1
+    prune: str = "none"  # "median": stop trials below the median curve of their peers (builders.search.pruning)
+    population: int | None = None  # nsga2: random trials first and the parent pool (default from max_trials)
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -63,10 +73,17 @@ class SearchOptions:
 class ArchTuner(kt.engine.base_tuner.BaseTuner):
     """A Keras Tuner whose trials train candidate specs in separate processes."""
 
-    def __init__(self, oracle, hypermodel, opts: SearchOptions, runner: TrialRunner, **kwargs):
+    def __init__(self, oracle, hypermodel, opts: SearchOptions, runner: TrialRunner, objectives, rule=None,
+                 **kwargs):
         self.opts = opts
         self.runner = runner
+        self.objectives = objectives
+        self.rule = rule  # a MedianRule, or None
         super().__init__(oracle, hypermodel, **kwargs)
+
+    @property
+    def measures_latency(self):
+        return self.opts.max_latency is not None or any(o.metric == "latency" for o in self.objectives)
 
     def run_trial(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
@@ -83,36 +100,59 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
             overrides["training.epochs"] = int(epochs)
         if self.opts.data is not None:
             overrides["training.data"] = _absolute(self.opts.data)
+        trial_dir = _fresh_trial_dir(os.path.join(self.opts.out, "trials", str(trial.trial_id)))
+        gate = self.rule is not None and "tuner/trial_id" not in values
         options = {"spec": os.path.abspath(self.opts.spec), "overrides": overrides, "choices": choices,
                    "overwrite": True, "devices": self.opts.devices, "verbose": 2,
                    # a trial needs its metrics, not plots or TensorBoard logs; an interrupted trial
                    # starts again from scratch (Keras Tuner's rule), so it keeps no checkpoints either
-                   "reports": False, "checkpoints": False}
-        trial_dir = os.path.join(self.opts.out, "trials", str(trial.trial_id))
-        with open(os.path.join(_mkdir(trial_dir), "candidate.yaml"), "w", encoding="utf-8") as f:
-            f.write(to_yaml(graph))
-        with open(os.path.join(trial_dir, "tuner_id"), "w", encoding="utf-8") as f:
-            f.write(self.tuner_id + "\n")
+                   "reports": False, "checkpoints": False, "gate": trial_dir if gate else None,
+                   "latency_batch": self.opts.latency_batch if self.measures_latency else None,
+                   "max_latency": self.opts.max_latency}
+        costs = static_costs(graph)
+        write_json(os.path.join(trial_dir, COSTS_FILE), costs)
+        write_text(os.path.join(trial_dir, "candidate.yaml"), to_yaml(graph))
+        write_text(os.path.join(trial_dir, "tuner_id"), self.tuner_id + "\n")
 
         def heartbeat():
             self.oracle.get_trial(trial.trial_id)
 
-        result = self.runner.run(options, trial_dir, heartbeat=heartbeat if is_worker(self) else None)
+        result = self.runner.run(options, trial_dir, heartbeat=heartbeat if is_worker(self) else None,
+                                 watch=EpochWatch(trial_dir, self.rule) if gate else None)
         if result["status"] != "ok":
             raise kt.errors.FailedTrialError(result.get("message", "the trial failed"))
-        m = result["metrics"]
-        val = (m.get("validation") or m.get("test") or {}).get("accuracy")
-        if val is None:
-            raise kt.errors.FailedTrialError("the trial reported no validation accuracy")
-        totals = analyse(graph, strict=False).totals()
-        return {OBJECTIVE: float(val), "test_accuracy": float((m.get("test") or {}).get("accuracy", float("nan"))),
-                "trial_seconds": float(result["seconds"]), "params": float(totals["params"]),
-                "macs": float(totals["macs"])}
+        return trial_metrics(result, costs)
 
 
-def _mkdir(path):
+def _fresh_trial_dir(path):
+    """The trial's folder, without what an interrupted run of the same trial left (its epochs and verdicts)."""
     os.makedirs(path, exist_ok=True)
+    for old in glob.glob(os.path.join(path, "verdict-*")) + glob.glob(os.path.join(path, "epochs.jsonl")):
+        os.remove(old)
     return path
+
+
+def static_costs(graph) -> dict:
+    """The costs known before a candidate trains: params, MACs per sample, training-step memory (bytes)."""
+    analysis = analyse(graph, strict=False)
+    totals = analysis.totals()
+    batch = training_config(graph.training, graph=graph)["batch_size"]
+    return {"params": totals["params"], "macs": totals["macs"], "memory": training_memory(analysis, batch).total}
+
+
+def trial_metrics(result: dict, costs: dict) -> dict:
+    """What a finished trial reports to Keras Tuner: its validation metrics, costs, time, pruned epoch."""
+    m = result["metrics"]
+    validation = m.get("validation") or m.get("test") or {}
+    if validation.get("accuracy") is None:
+        raise kt.errors.FailedTrialError("the trial reported no validation accuracy")
+    out = {"val_accuracy": float(validation["accuracy"]), "val_loss": float(validation.get("loss", float("nan"))),
+           "test_accuracy": float((m.get("test") or {}).get("accuracy", float("nan"))),
+           "trial_seconds": float(result["seconds"]), "epochs_run": float(m.get("epochs_this_run", 0)),
+           "pruned_epoch": float(m.get("pruned_at_epoch") or 0), **{k: float(v) for k, v in costs.items()}}
+    if m.get("latency"):
+        out["latency"] = float(m["latency"]["median_s"])
+    return out
 
 
 def _absolute(path):
@@ -130,6 +170,16 @@ def _trial_data(doc, graph, opts: SearchOptions):
     return source, cfg["validation_split"], cfg["test_split"]
 
 
+def candidate_key(graph) -> str:
+    """What makes two candidates the same trial: the network's canonical hash and the training settings
+    (a search over the learning rate alone proposes one network several times, each a trial of its own)."""
+    import hashlib
+    import json
+
+    training = json.dumps(graph.training, sort_keys=True, default=str)
+    return f"{graph.hash()}+{hashlib.sha256(training.encode()).hexdigest()[:8]}"
+
+
 def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
     """The oracles' screen: resolve and check a candidate statically, apply the user's limits."""
 
@@ -142,19 +192,33 @@ def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
         if errors:
             return False, f"invalid: {errors[0]}", None
         totals = analysis.totals()
+        key = candidate_key(graph)
         if opts.max_params is not None and totals["params"] > opts.max_params:
-            return False, f"over --max-params: {totals['params']:,} > {opts.max_params:,}", graph.hash()
+            return False, f"over --max-params: {totals['params']:,} > {opts.max_params:,}", key
         if opts.max_macs is not None and totals["macs"] > opts.max_macs:
-            return False, f"over --max-macs: {totals['macs']:,} > {opts.max_macs:,}", graph.hash()
+            return False, f"over --max-macs: {totals['macs']:,} > {opts.max_macs:,}", key
         if opts.max_memory is not None:
             batch = training_config(graph.training, graph=graph)["batch_size"]
             step = training_memory(analysis, batch).total
             if step > opts.max_memory:
                 return False, (f"over --max-memory: a training step at batch {batch} needs about "
-                               f"{human_bytes(step)} > {human_bytes(opts.max_memory)}"), graph.hash()
-        return True, "", graph.hash()
+                               f"{human_bytes(step)} > {human_bytes(opts.max_memory)}"), key
+        return True, "", key
 
     return screen
+
+
+def pruning_rule(opts: SearchOptions, objectives, epochs: int):
+    """The early-stopping rule of ``--prune`` (None for ``none``)."""
+    if opts.prune not in PRUNING_RULES:
+        raise ValueError(f"--prune {opts.prune!r}: one of {', '.join(PRUNING_RULES)}")
+    if opts.prune == "none":
+        return None
+    if opts.tuner == "hyperband":
+        raise ValueError("--prune: hyperband stops poor trials by its own brackets; --prune median is for the "
+                         "random, bayesian and nsga2 tuners")
+    target = training_objective(objectives)
+    return MedianRule(target.metric, target.direction, [o.metric for o in objectives if o.is_cost], epochs=epochs)
 
 
 def _prepare_out(opts: SearchOptions):
@@ -171,7 +235,8 @@ def _prepare_out(opts: SearchOptions):
                    ours=lambda name: not (name.startswith("worker-") or name == "trials"))
     state = os.path.join(opts.out, STATE_FILE)
     write_json(state, {"spec": os.path.abspath(opts.spec), "tuner": opts.tuner, "max_trials": opts.max_trials,
-                       "epochs": opts.epochs, "data": opts.data, "seed": opts.seed})
+                       "epochs": opts.epochs, "data": opts.data, "seed": opts.seed,
+                       "objectives": list(opts.objectives), "prune": opts.prune})
 
 
 def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -> dict:
@@ -195,13 +260,16 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
     _prepare_out(opts)
     hm = SpecHyperModel(doc)
     max_epochs = opts.epochs or int(defaults.training.get("epochs", DEFAULTS["epochs"]))
-    oracle = make_oracle(opts.tuner, kt.Objective(OBJECTIVE, "max"), opts.max_trials, opts.seed, max_epochs)
+    objectives = parse_objectives(opts.objectives, opts.tuner)
+    rule = pruning_rule(opts, objectives, max_epochs)
+    oracle = make_oracle(opts.tuner, objectives, opts.max_trials, opts.seed, max_epochs, population=opts.population)
     oracle.screen = make_screen(hm, oracle, opts)
     if runner is None:
         runner = TrialRunner(timeout=opts.trial_timeout)
     runner.preload_data(*_trial_data(doc, defaults, opts))
     directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
-    tuner = ArchTuner(oracle, hm, opts, runner, directory=directory, project_name="tuner", overwrite=False)
+    tuner = ArchTuner(oracle, hm, opts, runner, objectives, rule, directory=directory, project_name="tuner",
+                      overwrite=False)
     try:
         if opts.role == "chief":
             tuner.save()
@@ -217,6 +285,6 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
         return {}
     from builders.search.report import write_results
 
-    summary = write_results(doc, oracle, opts, echo)
+    summary = write_results(doc, oracle, opts, objectives, echo)
     summary["seconds"] = time.perf_counter() - start
     return summary

@@ -33,11 +33,14 @@ def run_job(job: dict):
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
+    from builders.training.latency import Infeasible
     from builders.training.train import TrainOptions, train  # already imported by the fork server
 
     try:
         metrics = train(TrainOptions(**job["options"]), echo=lambda *a, **k: print(*a, **k, flush=True))
         result = {"status": "ok", "metrics": metrics}
+    except Infeasible as e:  # over a limit known once built: recorded, not trained
+        result = {"status": "infeasible", "message": str(e)}
     except BaseException as e:  # noqa: BLE001 - report every failure to the search
         traceback.print_exc()
         result = {"status": "failed", "message": f"{type(e).__name__}: {e}"}

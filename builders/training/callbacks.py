@@ -67,6 +67,46 @@ class Timer(keras.callbacks.Callback):
             except Exception:  # noqa: BLE001 - informational only
                 pass
 
+class EpochGate(keras.callbacks.Callback):
+    """A search trial's epochs, answered one by one: the early-stopping side of :mod:`builders.search.pruning`.
+
+    After each epoch it appends ``{"epoch", "val_accuracy", "val_loss"}`` to ``FOLDER/epochs.jsonl`` and waits
+    (at most ``patience`` seconds, then it goes on) for ``FOLDER/verdict-K``; ``stop`` ends the training.
+
+    Args:
+        folder: the trial's folder.
+        accuracy_key: the logs' accuracy of the main output (``accuracy``, or ``<output>_accuracy``).
+    """
+
+    def __init__(self, folder, accuracy_key="accuracy", patience=120.0, poll=0.02):
+        super().__init__()
+        self.folder, self.accuracy_key = folder, accuracy_key
+        self.patience, self.poll = patience, poll
+        self.pruned_at = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+
+        logs = logs or {}
+        record = {"epoch": epoch + 1, "val_accuracy": _number(logs.get(f"val_{self.accuracy_key}")),
+                  "val_loss": _number(logs.get("val_loss"))}
+        with open(os.path.join(self.folder, "epochs.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        verdict = os.path.join(self.folder, f"verdict-{epoch + 1}")
+        deadline = time.monotonic() + self.patience
+        while not os.path.exists(verdict) and time.monotonic() < deadline:
+            time.sleep(self.poll)
+        if os.path.exists(verdict):
+            with open(verdict, encoding="utf-8") as f:
+                if f.read().strip() == "stop":
+                    self.pruned_at = epoch + 1
+                    self.model.stop_training = True
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
 class EpochBoard(keras.callbacks.Callback):
     """TensorBoard scalars per epoch (logs/train, logs/validation), written with TensorFlow's own
     ``tf.summary.write``: no dependence on the ``tensorboard`` package, which only the viewer needs."""
@@ -108,8 +148,9 @@ class EpochBoard(keras.callbacks.Callback):
         self.writers = {}
 
 
-def fit_callbacks(cfg, *, has_validation, history_csv, append_history, log_dir, checkpoint):
-    """Every callback of a run's ``fit``, in order; ``log_dir`` or ``checkpoint`` None leaves that one out.
+def fit_callbacks(cfg, *, has_validation, history_csv, append_history, log_dir, checkpoint, gate=None):
+    """Every callback of a run's ``fit``, in order; ``log_dir``, ``checkpoint`` or ``gate`` (an
+    :class:`EpochGate`) None leaves that one out.
 
     Returns (callbacks, the Timer among them).
     """
@@ -125,4 +166,5 @@ def fit_callbacks(cfg, *, has_validation, history_csv, append_history, log_dir, 
     callbacks.append(keras.callbacks.CSVLogger(history_csv, append=append_history))
     callbacks += [EpochBoard(log_dir)] if log_dir else []
     callbacks += [checkpoint] if checkpoint is not None else []
+    callbacks += [gate] if gate is not None else []  # last: the epoch's history and checkpoint are written
     return callbacks, timer

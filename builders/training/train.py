@@ -42,6 +42,9 @@ class TrainOptions:
     quiet: bool = False
     reports: bool = True  # False (search trials): no plots, no TensorBoard logs, no train-split evaluation
     checkpoints: bool = True  # False (search trials, which restart from scratch anyway): no --resume state
+    gate: str | None = None  # a search trial's folder: each epoch waits for its verdict there (pruning)
+    latency_batch: int | None = None  # measure the inference latency of a batch this size before training
+    max_latency: float | None = None  # seconds: over it, the candidate is not trained (latency.Infeasible)
 
 
 @dataclass
@@ -107,7 +110,8 @@ def train(opts: TrainOptions, echo=print):
 
         multi_worker_fixes(model, strategy)
 
-    from builders.training.callbacks import fit_callbacks
+    latency = _latency(opts, model, job, strategy) if opts.latency_batch else None
+    from builders.training.callbacks import EpochGate, fit_callbacks
     from builders.training.checkpoints import Checkpoint
 
     checkpoint = Checkpoint(place.ckpt_save, place.ckpt_load, job.cfg["checkpoint_steps"] or None)
@@ -115,7 +119,8 @@ def train(opts: TrainOptions, echo=print):
     callbacks, timer = fit_callbacks(
         job.cfg, has_validation=val_ds is not None, history_csv=place.history_csv,
         append_history=place.state == "resume", log_dir=os.path.join(place.work, "logs") if opts.reports else None,
-        checkpoint=checkpoint if opts.checkpoints or opts.resume else None)
+        checkpoint=checkpoint if opts.checkpoints or opts.resume else None,
+        gate=EpochGate(opts.gate, _accuracy_key(job)) if opts.gate else None)
     if place.chief and not opts.quiet:
         _say_start(echo, job, model, steps_per_epoch, device_desc, epochs_done, recipe_report, notes)
 
@@ -135,6 +140,8 @@ def train(opts: TrainOptions, echo=print):
         "fit_seconds": round(fit_seconds, 3), **_throughput(timer, len(job.data.splits["train"])),
         **{k: v for k, v in recipe_report.items() if k in ("transfer", "frozen") and v},
         **({"warnings": job.warnings + late_warnings} if job.warnings or late_warnings else {}),
+        **({"latency": latency} if latency else {}),
+        **({"pruned_at_epoch": callbacks[-1].pruned_at} if opts.gate and callbacks[-1].pruned_at else {}),
     }
     _finish(metrics, job, place, opts, y_pred, echo)
     for w in late_warnings if place.chief and not opts.quiet else []:
@@ -279,6 +286,25 @@ def _restore(checkpoint, model, strategy, job, place, lr, echo):
     return epochs_done
 
 
+def _latency(opts, model, job, strategy):
+    """The inference latency of one batch (before training); a candidate over --max-latency stops here."""
+    from builders.training.latency import check_latency, measure_latency
+
+    with strategy.scope():
+        infer = recipe.inference_model(model, job.graph, job.outputs[0][3])
+    latency = measure_latency(infer, job.input_shape, opts.latency_batch)
+    if opts.gate:  # the search's pruning compares trials by their costs, this one included
+        costs_path = os.path.join(opts.gate, "costs.json")
+        costs = rf.read_json(costs_path) if os.path.exists(costs_path) else {}
+        rf.write_json(costs_path, {**costs, "latency": latency["median_s"]})
+    check_latency(latency, opts.max_latency)
+    return latency
+
+
+def _accuracy_key(job):
+    return "accuracy" if len(job.outputs) == 1 else f"{job.outputs[0][0]}_accuracy"
+
+
 def _verbosity(opts, place):
     if opts.quiet or not place.chief:
         return 0
@@ -384,8 +410,7 @@ def _evaluate_and_export(model, history, job, place, strategy, reports):
 def _after_training_warnings(job, history, results):
     from archspec.batchnorm_statistics import inference_gap_hint
 
-    key = "accuracy" if len(job.outputs) == 1 else f"{job.outputs[0][0]}_accuracy"
-    trained = (history.history.get(key) or [None])[-1]
+    trained = (history.history.get(_accuracy_key(job)) or [None])[-1]
     which = "test" if "test" in results else "validation"
     hint = inference_gap_hint(job.graph, trained, (results.get(which) or {}).get("accuracy"), which)
     return [hint] if hint else []
