@@ -22,7 +22,8 @@ MAX_REJECTIONS_IN_A_ROW = 200
 
 
 class ScreeningMixin(RandomValuesHook):
-    """Mix into a Keras Tuner oracle; ``screen(values) -> (ok, reason, graph_hash, info)``."""
+    """Mix into a Keras Tuner oracle; ``screen(values) -> (ok, reason, key, costs)``: whether the candidate passes
+    the static checks and limits, why not, what identifies it (network and training), and its static costs."""
 
     screen = None
 
@@ -40,16 +41,23 @@ class ScreeningMixin(RandomValuesHook):
 
     def _accept(self, values):
         """None if values pass the screen (and are new); else the rejection reason."""
+        reason, key, _ = self._screened(values)
+        if reason is None:
+            self._graph_hashes.add(key)
+        return reason
+
+    def _screened(self, values):
+        """(None, key, static costs) for a new candidate that passes the screen (not yet taken: see
+        :meth:`_accept`); (the reason, key, None) for one that does not, recorded as rejected."""
         if self.screen is None:
-            return None
-        ok, reason, graph_hash = self.screen(values)
-        if ok and graph_hash in self._graph_hashes:
-            ok, reason = False, f"duplicate: resolves to the same network and training ({graph_hash}) as an earlier trial"
+            return None, None, None
+        ok, reason, key, costs = self.screen(values)
+        if ok and key in self._graph_hashes:
+            ok, reason = False, f"duplicate: resolves to the same network and training ({key}) as an earlier trial"
         if not ok:
-            self._reject(values, reason, graph_hash)
-            return reason
-        self._graph_hashes.add(graph_hash)
-        return None
+            self._reject(values, reason, key)
+            return reason, key, None
+        return None, key, costs
 
     def random_values(self, propose):
         for _ in range(MAX_REJECTIONS_IN_A_ROW):

@@ -85,10 +85,8 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
     def measures_latency(self):
         return self.opts.max_latency is not None or any(o.metric == "latency" for o in self.objectives)
 
-    def run_trial(self, trial, *args, **kwargs):
-        values = trial.hyperparameters.values
-        graph, diagnostics = self.hypermodel.candidate(with_values(trial.hyperparameters, values))
-        choices = {d.name: d.value for d in graph.decisions}
+    def _overrides(self, values):
+        """The trial's --set values: the search's own, its epochs and data, Hyperband's continued weights."""
         overrides = dict(self.opts.overrides)
         epochs = values.get("tuner/epochs", self.opts.epochs)
         if "tuner/trial_id" in values:  # Hyperband: continue the earlier trial's weights
@@ -100,6 +98,13 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
             overrides["training.epochs"] = int(epochs)
         if self.opts.data is not None:
             overrides["training.data"] = _absolute(self.opts.data)
+        return overrides
+
+    def run_trial(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        graph, diagnostics = self.hypermodel.candidate(with_values(trial.hyperparameters, values))
+        choices = {d.name: d.value for d in graph.decisions}
+        overrides = self._overrides(values)
         trial_dir = _fresh_trial_dir(os.path.join(self.opts.out, "trials", str(trial.trial_id)))
         gate = self.rule is not None and "tuner/trial_id" not in values
         options = {"spec": os.path.abspath(self.opts.spec), "overrides": overrides, "choices": choices,
@@ -132,9 +137,9 @@ def _fresh_trial_dir(path):
     return path
 
 
-def static_costs(graph) -> dict:
+def static_costs(graph, analysis=None) -> dict:
     """The costs known before a candidate trains: params, MACs per sample, training-step memory (bytes)."""
-    analysis = analyse(graph, strict=False)
+    analysis = analysis or analyse(graph, strict=False)
     totals = analysis.totals()
     batch = training_config(graph.training, graph=graph)["batch_size"]
     return {"params": totals["params"], "macs": totals["macs"], "memory": training_memory(analysis, batch).total}
@@ -190,20 +195,18 @@ def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
             analysis = analyse(graph, strict=False)
             errors = [d for d in analysis.diagnostics if d.severity == "error"]
         if errors:
-            return False, f"invalid: {errors[0]}", None
-        totals = analysis.totals()
+            return False, f"invalid: {errors[0]}", None, None
+        costs = static_costs(graph, analysis)
         key = candidate_key(graph)
-        if opts.max_params is not None and totals["params"] > opts.max_params:
-            return False, f"over --max-params: {totals['params']:,} > {opts.max_params:,}", key
-        if opts.max_macs is not None and totals["macs"] > opts.max_macs:
-            return False, f"over --max-macs: {totals['macs']:,} > {opts.max_macs:,}", key
-        if opts.max_memory is not None:
+        if opts.max_params is not None and costs["params"] > opts.max_params:
+            return False, f"over --max-params: {costs['params']:,} > {opts.max_params:,}", key, costs
+        if opts.max_macs is not None and costs["macs"] > opts.max_macs:
+            return False, f"over --max-macs: {costs['macs']:,} > {opts.max_macs:,}", key, costs
+        if opts.max_memory is not None and costs["memory"] > opts.max_memory:
             batch = training_config(graph.training, graph=graph)["batch_size"]
-            step = training_memory(analysis, batch).total
-            if step > opts.max_memory:
-                return False, (f"over --max-memory: a training step at batch {batch} needs about "
-                               f"{human_bytes(step)} > {human_bytes(opts.max_memory)}"), key
-        return True, "", key
+            return False, (f"over --max-memory: a training step at batch {batch} needs about "
+                           f"{human_bytes(costs['memory'])} > {human_bytes(opts.max_memory)}"), key, costs
+        return True, "", key, costs
 
     return screen
 
