@@ -144,7 +144,8 @@ def test_nsga2_children_come_from_the_front_and_keep_conditions(write_spec):
     assert [ranked[t] for t in ("00", "01", "03")] == [0, 0, 0] and max(ranked.values()) == 1
     space = {hp.name: hp for hp in nsga.hyperparameters.space}
     for _ in range(20):
-        child = nsga.offspring(pool, rng)
+        child, parents = nsga.offspring(pool, rng)
+        assert all(p in [t for t, _, _ in pool] for p in parents)
         probe = kt.HyperParameters()
         for hp in nsga.hyperparameters.space:
             probe.merge([hp])
@@ -152,6 +153,7 @@ def test_nsga2_children_come_from_the_front_and_keep_conditions(write_spec):
         for name in child:  # only active values, each a legal value of its hyperparameter
             assert probe.is_active(space[name])
         assert ("stage/block1/conv.kernel" in child) == (child["stage.kind"] == "plain")
+    assert nsga.create_trial("next").status == "RUNNING"  # a child, pre-selected by the hypervolume it may add
 
 
 @pytest.mark.slow

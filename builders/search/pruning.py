@@ -93,14 +93,14 @@ class MedianRule:
     Args:
         metric, direction: the training objective (``val_accuracy``, ``max``).
         cost_names: the cost objectives; peers must cost no more in each (empty: every completed trial).
-        epochs: the trials' epochs; the warm-up is a fifth of them (at least one).
+        epochs: the trials' epochs; the warm-up, when nothing is stopped, is a tenth of them (at least one).
         startup: the peers needed at an epoch before anything is pruned there.
     """
 
     def __init__(self, metric: str, direction: str, cost_names=(), epochs: int = 10, startup: int = 3):
         self.metric, self.direction = metric, direction
         self.cost_names = tuple(cost_names)
-        self.warmup = max(1, round(epochs / 5))
+        self.warmup = max(1, epochs // 10)
         self.startup = startup
 
     def decide(self, trial_dir: str, epoch: int) -> bool:
