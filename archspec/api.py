@@ -143,8 +143,10 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     """Search an annotated spec with Keras Tuner, as ``archspec search`` does; writes ``OUT/best.yaml`` (``OUT``
     defaults to ``searches/<spec name>``) and returns the summary (leaderboard rows, the best trial).
 
-    ``options`` are the other fields of ``builders.search.tuner.SearchOptions`` (``max_params``,
-    ``max_macs``, ``devices``, ``seed``, ``trial_timeout``, ``role`` and ``oracle`` for a distributed search, ...).
+    ``options`` are the other fields of ``builders.search.tuner.SearchOptions`` (``objectives`` such as
+    ``("val_accuracy:max", "params:min")`` with ``tuner="nsga2"`` for a Pareto front, ``prune="median"``,
+    ``max_params``, ``max_macs``, ``max_latency``, ``devices``, ``seed``, ``trial_timeout``, ``role`` and ``oracle``
+    for a distributed search, ...).
     """
     from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
 
