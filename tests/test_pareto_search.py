@@ -213,7 +213,8 @@ def test_pruned_trial_survives_kill_and_resume(tmp_path):
     try:
         assert _wait_for(pruned_and_next_started, 300)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # in the middle of the trial after the pruned one
+        if proc.poll() is None:  # in the middle of the trial after the pruned one (unless the pruned one was last)
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     pruned = next(d for d in (out / "trials").glob("*/result.json")
                   if json.loads(d.read_text()).get("metrics", {}).get("pruned_at_epoch"))
