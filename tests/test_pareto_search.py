@@ -204,11 +204,10 @@ def test_pruned_trial_survives_kill_and_resume(tmp_path):
     proc = _search_process(spec, out, *args)
 
     def pruned_and_next_started():
-        done = [d for d in (out / "trials").glob("*/result.json")
-                if json.loads(d.read_text()).get("metrics", {}).get("pruned_at_epoch")]
-        later = done and any(int(d.name) > int(done[0].parent.name) for d in (out / "trials").glob("*/train.log")
-                             for d in [d.parent])
-        return later or proc.poll() is not None
+        pruned = [int(d.parent.name) for d in (out / "trials").glob("*/result.json")
+                  if json.loads(d.read_text()).get("metrics", {}).get("pruned_at_epoch")]
+        started = [int(d.parent.name) for d in (out / "trials").glob("*/train.log")]
+        return (pruned and max(started) > pruned[0]) or proc.poll() is not None
 
     try:
         assert _wait_for(pruned_and_next_started, 300)
@@ -219,11 +218,12 @@ def test_pruned_trial_survives_kill_and_resume(tmp_path):
     pruned = next(d for d in (out / "trials").glob("*/result.json")
                   if json.loads(d.read_text()).get("metrics", {}).get("pruned_at_epoch"))
     trial = pruned.parent.name
-    assert json.loads(pruned.read_text())["metrics"]["pruned_at_epoch"] == 2
+    epoch = json.loads(pruned.read_text())["metrics"]["pruned_at_epoch"]
+    assert 2 <= epoch <= 4  # after the one-epoch warm-up (usually 2: a learning rate of 1e-7)
     mtime = pruned.stat().st_mtime
     r = run_cli("search", str(spec), "-o", str(out), *args, "--resume", timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert pruned.stat().st_mtime == mtime  # not run again
     rows = {row["trial"]: row for row in csv.DictReader(open(out / "trials.csv"))}
-    assert len(rows) == 6 and rows[trial]["status"] == "pruned" and rows[trial]["note"] == "pruned at epoch 2"
-    assert rows[trial]["epochs_run"] == "2" and all(rows[t]["status"] in ("completed", "pruned") for t in rows)
+    assert len(rows) == 6 and rows[trial]["status"] == "pruned" and rows[trial]["note"] == f"pruned at epoch {epoch}"
+    assert rows[trial]["epochs_run"] == str(epoch) and all(rows[t]["status"] in ("completed", "pruned") for t in rows)

@@ -43,7 +43,7 @@ def write_front(rows, front, objectives, out, spec_text, title, echo):
 
 
 def _text(name, value):
-    if name in ("val_accuracy",):
+    if name == "val_accuracy":
         return f"{100 * value:.2f}%"
     if name == "latency":
         return f"{1000 * value:.3f} ms"

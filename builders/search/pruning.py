@@ -67,10 +67,7 @@ def peer_trials(trials_dir: str, me: str, my_costs: dict, cost_names) -> list[st
     peers = []
     for name in sorted(os.listdir(trials_dir)) if os.path.isdir(trials_dir) else []:
         folder = os.path.join(trials_dir, name)
-        if name == me or not os.path.exists(os.path.join(folder, "result.json")):
-            continue
-        with open(os.path.join(folder, "result.json"), encoding="utf-8") as f:
-            result = json.load(f)
+        result = _read_json(os.path.join(folder, "result.json")) if name != me else {}
         if result.get("status") != "ok" or result.get("metrics", {}).get("pruned_at_epoch"):
             continue
         costs = _read_json(os.path.join(folder, COSTS_FILE))

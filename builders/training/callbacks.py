@@ -5,6 +5,7 @@ Importing this module imports Keras: do it once the devices are set up (:mod:`bu
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -85,8 +86,6 @@ class EpochGate(keras.callbacks.Callback):
         self.pruned_at = None
 
     def on_epoch_end(self, epoch, logs=None):
-        import json
-
         logs = logs or {}
         record = {"epoch": epoch + 1, "val_accuracy": _number(logs.get(f"val_{self.accuracy_key}")),
                   "val_loss": _number(logs.get("val_loss"))}
