@@ -106,15 +106,21 @@ def test_median_rule_compares_with_completed_peers_that_cost_no_more(tmp_path):
     assert not should_prune([0.2, 0.3], 2, [[0.5, 0.6]] * 2, "max", warmup=1, startup=3)  # too few peers
     assert not should_prune([0.2], 1, [[0.5]] * 3, "max", warmup=1, startup=3)  # still warming up
     assert not should_prune([0.7, 0.3], 2, [[0.5, 0.6]] * 3, "max", warmup=1, startup=3)  # best so far counts
+    assert not should_prune([0.2, 0.3], 2, [[0.5, 0.6]] * 2 + [[0.9]], "max", warmup=1, startup=3)  # one stopped at 1
     trials = tmp_path / "trials"
     for i in range(3):
         _trial(trials, f"big{i}", [0.8, 0.9, 0.95], {"params": 1000})
-    _trial(trials, "pruned", [0.99, 0.99], {"params": 10}, pruned=2)  # not a peer: pruned
+    _trial(trials, "cheap-pruned-a", [0.35, 0.5], {"params": 10}, pruned=2)
+    _trial(trials, "cheap-pruned-b", [0.6, 0.45], {"params": 10}, pruned=2)
+    _trial(trials, "cheap-pruned-early", [0.9], {"params": 10}, pruned=1)  # never got to epoch 2
     _trial(trials, "running", [0.99, 0.99], {"params": 10}, done=False)  # not a peer: not finished
     small = _trial(trials, "small", [0.3, 0.4], {"params": 10}, done=False)
     single = MedianRule("val_accuracy", "max", epochs=5)
     assert single.warmup == 1 and single.decide(str(small), 2)  # one objective: every completed trial is a peer
-    assert not MedianRule("val_accuracy", "max", ["params"], epochs=5).decide(str(small), 2)  # the others cost more
+    by_cost = MedianRule("val_accuracy", "max", ["params"], epochs=5)
+    assert not by_cost.decide(str(small), 2)  # the big ones cost more: two cheap peers got to epoch 2
+    _trial(trials, "cheap-pruned-c", [0.5, 0.55], {"params": 10}, pruned=2)
+    assert by_cost.decide(str(small), 2)  # pruned trials are peers up to the epoch they stopped at
     watch = EpochWatch(str(small), single)
     watch.poll()
     assert (small / "verdict-1").read_text() == "go" and (small / "verdict-2").read_text() == "stop"
@@ -154,6 +160,9 @@ def test_nsga2_children_come_from_the_front_and_keep_conditions(write_spec):
             assert probe.is_active(space[name])
         assert ("stage/block1/conv.kernel" in child) == (child["stage.kind"] == "plain")
     assert nsga.create_trial("next").status == "RUNNING"  # a child, pre-selected by the hypervolume it may add
+    nsga._graph_hashes = {"net-a+lr1"}
+    tied = [({"n": 1}, "net-a+lr2", {}), ({"n": 2}, "net-b+lr1", {})]  # no guess: no gain for either
+    assert nsga._most_promising(tied)[1] == "net-b+lr1"  # a new network before a new learning rate of a tried one
 
 
 @pytest.mark.slow

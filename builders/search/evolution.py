@@ -11,7 +11,8 @@ What archspec adds to NSGA-II is *pre-selection by the static costs*: each propo
 ``candidates`` valid, new children, whose costs (params, MACs, memory) the screen has computed anyway, and
 proposes the one that would add the most hypervolume to the current front, its costs exact and its training
 metrics guessed as the mean of the two completed trials nearest to it in log cost (a crude surrogate, and the
-only guess made; a child adding nothing is proposed only when none adds anything).  The trials themselves are the state, so a resumed search proposes exactly
+only guess made; a child adding nothing is proposed only when none adds anything, and then one whose
+network is new before one that only trains a tried network differently).  The trials themselves are the state, so a resumed search proposes exactly
 what the interrupted one would have.
 """
 
@@ -97,7 +98,8 @@ class NSGA2Oracle(ScreeningMixin, kt.oracles.RandomSearchOracle):
                 else sum(k.get(o.metric, 0.0) for k in known) / len(known) for o in self.objectives}
 
     def _most_promising(self, children):
-        """The child adding the most hypervolume to the completed trials' front (the first on a tie)."""
+        """The child adding the most hypervolume to the completed trials' front; on a tie, one whose network
+        (not only its training) is new, then the first."""
         done = [v for v in (vector(self.objectives, trial_values(t)) for t in self._completed()) if v is not None]
         guesses = [vector(self.objectives, guess) for _, _, guess in children]
         front = [done[i] for i in non_dominated(done)]
@@ -107,7 +109,9 @@ class NSGA2Oracle(ScreeningMixin, kt.oracles.RandomSearchOracle):
                      for k in range(len(self.objectives))]
         base = hypervolume(front, reference)
         gains = [hypervolume(front + [g], reference) - base if g is not None else 0.0 for g in guesses]
-        return children[max(range(len(children)), key=lambda i: (gains[i], -i))]
+        tried_networks = {key.split("+")[0] for key in self._graph_hashes if key}
+        new_network = [bool(key) and key.split("+")[0] not in tried_networks for _, key, _ in children]
+        return children[max(range(len(children)), key=lambda i: (gains[i], new_network[i], -i))]
 
     def _completed(self):
         return [t for t in self.trials.values() if t.status == kt.engine.trial.TrialStatus.COMPLETED]

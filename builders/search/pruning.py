@@ -4,8 +4,10 @@ A trial's process writes each epoch's validation metrics to ``TRIAL/epochs.jsonl
 verdict ``TRIAL/verdict-K`` (``go`` or ``stop``), which the search process writes
 (:class:`EpochWatch`).  The rule (:func:`should_prune`, the median stopping rule of Google Vizier and
 Optuna's ``MedianPruner``): after ``warmup`` epochs, stop a trial whose best value so far is worse than the
-median of the best values the completed, unpruned *peer* trials had at the same epoch, once at least
-``startup`` peers got there.
+median of the best values its *peer* trials had at the same epoch, once at least ``startup`` peers got
+there.  Peers are the completed trials, pruned ones included up to the epoch where they stopped: the median at
+epoch k is that of every trial that got to k, not only of the survivors (which would raise the bar with each
+survivor and stop most late trials).
 
 With several objectives, a trial's peers are only the completed trials that cost no more in any cost
 objective (params, MACs, memory, latency: all known before it trains): a cheap network is not stopped for
@@ -63,12 +65,12 @@ def read_curve(trial_dir: str, metric: str) -> list:
 
 
 def peer_trials(trials_dir: str, me: str, my_costs: dict, cost_names) -> list[str]:
-    """The folders of the completed, unpruned trials that cost no more than ``my_costs`` in each cost."""
+    """The folders of the completed trials (pruned or not) that cost no more than ``my_costs`` in each cost."""
     peers = []
     for name in sorted(os.listdir(trials_dir)) if os.path.isdir(trials_dir) else []:
         folder = os.path.join(trials_dir, name)
         result = _read_json(os.path.join(folder, "result.json")) if name != me else {}
-        if result.get("status") != "ok" or result.get("metrics", {}).get("pruned_at_epoch"):
+        if result.get("status") != "ok":
             continue
         costs = _read_json(os.path.join(folder, COSTS_FILE))
         if all(costs.get(c) is not None and my_costs.get(c) is not None and costs[c] <= my_costs[c]
