@@ -211,7 +211,7 @@ def import_(source, output, weights):
         raise click.BadParameter(f"{weights}: the file name must end in .keras", param_hint="--weights")
     from archspec.analysis import check
     from archspec.document import load_document
-    from archspec.readable_spec import to_readable_yaml
+    from archspec.readable_spec import readable_spec
     from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():
@@ -223,10 +223,12 @@ def import_(source, output, weights):
             graph = import_model(model, file=source)
         except ModelImportError as e:
             raise click.ClickException(str(e)) from None
-    text = to_readable_yaml(graph, f"# {graph.name}, imported from {source} by `archspec import`\n")
-    totals = check(load_document(output, text=text)).totals()  # what is written checks, before it is written
+    written = readable_spec(graph, f"# {graph.name}, imported from {source} by `archspec import`\n", output)
+    text = written.text
+    analysis = check(load_document(output, text=text))  # what is written checks, before it is written
+    totals = analysis.totals()
     if weights:
-        save_model(with_weights(check(load_document(output, text=text)).graph, model), weights)
+        save_model(with_weights(analysis.graph, model, written.paths), weights)
     write_text(output, text)
     click.echo(f"wrote {output}: {totals['nodes']} nodes, {totals['params']:,} params, {len(text.splitlines())} "
                "lines" + (f"; weights in {weights}" if weights else ""), err=True)
@@ -273,14 +275,18 @@ def list_():
               help="Write the (untrained) Keras model here, atomically.")
 @click.option("--summary", "show_summary", is_flag=True, help="Print the Keras model summary.")
 @click.option("--no-aux", is_flag=True, help="Only the main (first) output: leave out auxiliary heads.")
+@click.option("--weights", type=click.Path(dir_okay=False), metavar="FILE.keras",
+              help="Start from these weights (same-named, same-shaped layers), e.g. from archspec import --weights.")
 @_set_option
 @_choose_option
-def build(spec, output, show_summary, no_aux, sets, chooses):
+def build(spec, output, show_summary, no_aux, weights, sets, chooses):
     """Compile SPEC to a Keras model (one layer per node, named after its path) and save it as .keras."""
     if not output and not show_summary:
         raise click.UsageError("nothing to do: give -o FILE.keras and/or --summary")
     if output and not output.endswith(".keras"):
         raise click.BadParameter(f"{output}: the file name must end in .keras", param_hint="-o/--output")
+    if weights and not os.path.isfile(weights):
+        raise click.BadParameter(f"{weights}: no such file", param_hint="--weights")
     net = _load(spec, sets, chooses)
     for w in net.warnings:
         click.echo(str(w), err=True)
@@ -298,11 +304,30 @@ def build(spec, output, show_summary, no_aux, sets, chooses):
             error = None
     if error:
         raise click.ClickException(error)
+    if weights:
+        _load_weights(weights, model, net.graph)
     if show_summary:
         model.summary(print_fn=lambda text, **kw: click.echo(text, nl=not text.endswith("\n")))
     if output:
         save_model(model, output)
         click.echo(f"wrote {output} ({model.count_params():,} params)", err=True)
+
+def _load_weights(path, model, graph):
+    from builders.keras_model import layer_name
+    from builders.training.recipe import TrainingError, load_init_weights
+
+    by_name = {layer.name: layer for layer in model.layers}
+    layers = {p: by_name[layer_name(p)] for p in graph.nodes if layer_name(p) in by_name}
+    try:
+        loaded, skipped = load_init_weights(path, model, graph, layers)
+    except TrainingError as e:
+        raise click.ClickException(str(e).replace("training.init_from ", "--weights ")) from None
+    if not loaded:
+        raise click.ClickException(f"--weights {path}: no layer of it matches a node of the spec by name and shape")
+    for node, why in skipped:
+        click.echo(f"warning: --weights: {node} keeps its initial weights: {why}", err=True)
+    click.echo(f"weights of {len(loaded)} layers from {path}", err=True)
+
 
 @cli.command()
 @click.argument("target", metavar="LAYER|SPEC")

@@ -59,14 +59,20 @@ def _flow_lists(dumper, data):
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
+class Flow(dict):
+    """A mapping written on one line (a block parameter's declaration, a repeat's ``first:`` overrides)."""
+
+
 def _node_maps(dumper, data):
     # a layer body ({id: ..., inputs: ..., fields}) reads best on one line
-    flow = "id" in data and all(not isinstance(v, dict) or not v for v in data.values())
+    flow = isinstance(data, Flow) or (("id" in data or "repeat" in data) and all(not isinstance(v, dict) or not v or isinstance(v, Flow)
+                                                           for v in data.values()))
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
 
 _Dumper.add_representer(list, _flow_lists)
 _Dumper.add_representer(dict, _node_maps)
+_Dumper.add_representer(Flow, _node_maps)
 
 
 def to_yaml(graph: Graph) -> str:

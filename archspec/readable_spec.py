@@ -1,42 +1,68 @@
 """A resolved graph written as a person would write it (``archspec import``): no ``inputs:`` where a node reads
-the one before it, no field at its kind's default, and ``defaults:`` for what most nodes of a kind share.
+the one before it, no field at its kind's default, ``defaults:`` for what most nodes of a kind share, and the
+blocks :mod:`archspec.block_discovery` finds.
 
-``archspec resolve`` writes everything out (:mod:`archspec.emit`); this writes as little as reads the same.
-Blocks and ``repeat:`` are not found yet: the layers stay one flat list.
+``archspec resolve`` writes everything out (:mod:`archspec.emit`); this writes as little as reads the same.  Each
+candidate (flat, and blocks found at each naming level) is resolved again and kept only if every node comes
+back with the same kind, settings and inputs; the shortest one is written.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
+from dataclasses import dataclass
 
 import yaml
 
 from . import kinds as K
-from .document import SPEC_VERSION
+from .block_discovery import LEVELS, blocked_spec
+from .document import SPEC_VERSION, load_document
 from .emit import _Dumper, _plain
 
 SHARED = 0.6  # a setting goes into defaults: when at least this share of a kind's nodes (and 3) have it
 
 
-def readable_spec(graph) -> dict:
+@dataclass
+class ReadableSpec:
+    """The spec written for a graph: its text, the path it gives each of the graph's nodes, and how."""
+
+    text: str
+    paths: dict  # the graph's node name -> its path in the spec
+    level: tuple | None  # the naming level the blocks were found at (see block_discovery.LEVELS); None: flat
+
+
+def readable_spec(graph, header: str = "", file: str = "imported.yaml") -> ReadableSpec:
+    """The shortest spec that resolves back to ``graph`` node for node."""
     defaults = _shared_defaults(graph)
+    settings = _Settings(defaults)
+    flat = _text(_document(graph, defaults, {"layers": _flat_layers(graph, settings),
+                                             "outputs": [o.node for o in graph.outputs]}), header)
+    best = ReadableSpec(flat, {n: n for n in graph.nodes}, None)
+    for level in LEVELS:
+        found = blocked_spec(graph, level, settings)
+        if found is None:
+            continue
+        pieces, paths = found
+        text = _text(_document(graph, defaults, pieces), header)
+        if len(text.splitlines()) < len(best.text.splitlines()) and resolves_back(graph, text, paths, file):
+            best = ReadableSpec(text, paths, level)
+    return best
+
+
+def _flat_layers(graph, settings):
     layers, previous = [], None
     for node in graph.nodes.values():
-        kind = K.lookup(node.kind)
         body = {"id": node.path}
         if node.kind != "input" and list(node.inputs) != ([previous] if previous else []):
             body["inputs"] = node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
-        for f in kind.fields:
-            value = node.attrs.get(f.name)
-            shared = defaults.get(node.kind, {})
-            if f.name in shared:
-                if value != shared[f.name]:
-                    body[f.name] = _compact(f, value)
-            elif value != _default(kind, f):
-                body[f.name] = _compact(f, value)
+        body.update(settings(node))
         layers.append({node.kind: body})
         previous = node.path
+    return layers
+
+
+def _document(graph, defaults, pieces):
     spec = {"spec_version": SPEC_VERSION, "name": graph.name}
     if graph.source:
         spec["source"] = graph.source
@@ -44,11 +70,56 @@ def readable_spec(graph) -> dict:
         spec["quiet"] = list(graph.quiet)
     if defaults:
         spec["defaults"] = defaults
-    spec["layers"] = layers
+    if pieces.get("blocks"):
+        spec["blocks"] = pieces["blocks"]
+    spec["layers"] = pieces["layers"]
     last = list(graph.nodes)[-1]
     if [o.node for o in graph.outputs] != [last]:
-        spec["outputs"] = [o.node for o in graph.outputs]
+        spec["outputs"] = pieces["outputs"]
     return spec
+
+
+def resolves_back(graph, text: str, paths: dict, file: str = "imported.yaml") -> bool:
+    """Whether ``text`` resolves to ``graph``'s nodes under ``paths``: the same kinds, settings and inputs."""
+    from .resolve import resolve_lenient
+
+    try:
+        resolved, diagnostics = resolve_lenient(load_document(file, text=text))
+    except Exception:  # noqa: BLE001 - a candidate that does not even load is simply not kept
+        return False
+    if any(d.severity == "error" for d in diagnostics) or len(resolved.nodes) != len(graph.nodes):
+        return False
+    for name, node in graph.nodes.items():
+        twin = resolved.nodes.get(paths.get(name))
+        if twin is None or twin.kind != node.kind or _plain(twin.attrs) != _plain(node.attrs):
+            return False
+        if list(twin.inputs) != [paths.get(i) for i in node.inputs]:
+            return False
+    return [o.node for o in resolved.outputs] == [paths.get(o.node) for o in graph.outputs]
+
+
+class _Settings:
+    """A node's written settings: the fields not at their default (the spec's ``defaults:``, else the kind's)."""
+
+    def __init__(self, shared: dict):
+        self.shared = shared
+
+    def __call__(self, node) -> dict:
+        kind = K.lookup(node.kind)
+        written = {}
+        for f in kind.fields:
+            value = node.attrs.get(f.name)
+            if _plain(value) != _plain(self._effective_default(kind, f)):
+                written[f.name] = _compact(f, value)
+        return written
+
+    def _effective_default(self, kind, f):
+        shared = self.shared.get(kind.name, {})
+        return shared[f.name] if f.name in shared else _default(kind, f)
+
+    def default(self, kind, name):
+        f = next(f for f in kind.fields if f.name == name)
+        return _compact(f, self._effective_default(kind, f))
 
 
 def _compact(field, value):
@@ -97,6 +168,10 @@ def _shared_defaults(graph):
     return out
 
 
+def _text(spec: dict, header: str) -> str:
+    return header + yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False,
+                              allow_unicode=True)
+
+
 def to_readable_yaml(graph, header: str = "") -> str:
-    return header + yaml.dump(readable_spec(graph), Dumper=_Dumper, sort_keys=False, width=120,
-                              default_flow_style=False, allow_unicode=True)
+    return readable_spec(graph, header).text

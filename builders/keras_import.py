@@ -1,11 +1,11 @@
-"""Existing Keras models as archspec graphs: ``archspec import SOURCE -o spec.yaml`` (first version: flat specs).
+"""Existing Keras models as archspec graphs: ``archspec import SOURCE -o spec.yaml``.
 
 A model is read from its functional configuration (``model.get_config()``, the same as ``model.to_json()``):
 public, the same for a live model, a ``.keras`` file (loaded with ``safe_mode=True``), a JSON file and
 ``keras:NAME`` (a ``keras.applications`` constructor with ``weights=None``).  Each Keras layer becomes one node
 named after it; nested Sequential/Functional models (ConvNeXt's stem) are inlined.  Layers archspec cannot express
-are listed all at once (:class:`ModelImportError`), nothing is written.  Blocks are not discovered yet: the spec is
-flat, made readable by :func:`archspec.readable_spec.to_readable_yaml` (sequential chains, shared defaults).
+are listed all at once (:class:`ModelImportError`), nothing is written.  The graph is flat, one node per layer;
+:func:`archspec.readable_spec.readable_spec` writes it with the blocks and repeats it finds.
 """
 
 from __future__ import annotations
@@ -308,15 +308,17 @@ def leaf_layers(model):
             yield layer
 
 
-def with_weights(graph, source_model):
-    """The Keras model archspec builds from ``graph``, holding ``source_model``'s weights, layer by layer (the
-    nodes are named after the source's layers)."""
+def with_weights(graph, source_model, paths: dict | None = None):
+    """The Keras model archspec builds from ``graph``, holding ``source_model``'s weights, layer by layer:
+    ``paths`` maps each source layer's name to its node's path in the spec (found blocks nest them, e.g.
+    ``conv2_block1_1_conv`` -> ``conv2/block1/conv_1``; default: the same name)."""
     from builders.keras_model import build_model, node_layer
 
+    paths = paths or {}
     model = build_model(graph)
     for layer in leaf_layers(source_model):
         if layer.weights:
-            node_layer(model, layer.name).set_weights(layer.get_weights())
+            node_layer(model, paths.get(layer.name, layer.name)).set_weights(layer.get_weights())
     return model
 
 

@@ -1,4 +1,4 @@
-"""`archspec import`: Keras models become specs (first version: flat, no blocks found yet)."""
+"""`archspec import`: Keras models become specs, with the blocks and repeats found in them."""
 
 import json
 import os
@@ -12,7 +12,8 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 
 from archspec import check  # noqa: E402
-from archspec.readable_spec import to_readable_yaml  # noqa: E402
+from archspec.document import load_document  # noqa: E402
+from archspec.readable_spec import readable_spec  # noqa: E402
 from builders.keras_import import ModelImportError, import_model, leaf_layers, load_source, with_weights  # noqa: E402
 
 from .conftest import SPECS, run_cli  # noqa: E402
@@ -26,10 +27,11 @@ def _fresh_session():
     keras.backend.clear_session()
 
 
-def _imported(model, tmp_path):
+def _imported(model, tmp_path, with_paths=False):
     path = tmp_path / "imported.yaml"
-    path.write_text(to_readable_yaml(import_model(model)))
-    return check(str(path))
+    written = readable_spec(import_model(model))
+    path.write_text(written.text)
+    return (check(str(path)), written) if with_paths else check(str(path))
 
 
 @pytest.mark.slow
@@ -56,7 +58,8 @@ def test_import_build_gives_the_same_outputs_with_the_weights_carried(name, tmp_
     rng = np.random.default_rng(0)
     model = load_source(f"keras:{name}")
     _random_statistics(model, rng)
-    ours = with_weights(_imported(model, tmp_path).graph, model)
+    analysis, written = _imported(model, tmp_path, with_paths=True)
+    ours = with_weights(analysis.graph, model, written.paths)
     x = rng.uniform(0, 255, (2, *model.inputs[0].shape[1:])).astype("float32")
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
 
@@ -81,9 +84,30 @@ def test_the_cli_writes_a_readable_spec_and_the_weights(tmp_path):
     assert "inputs:" not in text  # a chain reads from the node before it
     # settings most convolutions share are defaults; a node states only what differs
     assert "defaults:\n  conv2d:\n    padding: same\n    activation: relu\n" in text
-    assert "- conv2d: {id: block1_conv1, filters: 64, kernel: 3}\n" in text
+    # the five conv stages are one block, the third convolution only in the last three, run five times
+    assert "- conv2d: {id: conv3, when: '${with_conv3}', filters: '${filters}', kernel: 3}" in text
+    assert "- block: {repeat: 5, repeat_prefix: block, with_conv3: true, first: {with_conv3: false, filters: 64}" in text
     loaded = keras.saving.load_model(str(weights), safe_mode=True)
     assert loaded.count_params() == 138_357_544
+    source = load_source("keras:VGG16")
+    assert [w.path for w in loaded.weights][:2] == ["block1.conv1/kernel", "block1.conv1/bias"]
+    for theirs, ours in zip(source.get_layer("block5_conv3").get_weights(), loaded.get_layer("block5.conv3").weights):
+        assert theirs.shape == tuple(ours.shape)
+
+
+@pytest.mark.slow
+def test_imported_resnet50_and_vgg16_read_as_their_handwritten_specs(tmp_path):
+    resnet, written = _imported(load_source("keras:ResNet50"), tmp_path, with_paths=True)
+    lines = len(written.text.splitlines())
+    handwritten = len(open(os.path.join(SPECS, "resnet50.yaml")).read().splitlines())
+    assert lines <= 2 * handwritten, written.text
+    for stage, blocks, first in (("conv2", 3, "{with_conv_0: true}"), ("conv5", 3, "{with_conv_0: true, strides: 2}")):
+        assert re.search(rf"- conv_block: {{id: {stage}, repeat: {blocks}, .*first: {re.escape(first)}}}",
+                         written.text), written.text
+    assert written.paths["conv3_block4_2_conv"] == "conv3/block4/conv_2"
+    assert resnet.graph.hash() == check(os.path.join(SPECS, "resnet50.yaml")).graph.hash()
+    vgg = readable_spec(import_model(load_source("keras:VGG16"))).text
+    assert "repeat: 5, repeat_prefix: block" in vgg and "- dense: {repeat: 2, repeat_prefix: fc, units: 4096}" in vgg
 
 
 @pytest.mark.parametrize("content, message", [
@@ -124,3 +148,30 @@ def test_sources_that_are_not_models(tmp_path):
         with pytest.raises(ModelImportError, match=message):
             load_source(source)
 
+
+
+@pytest.mark.parametrize("spec", ["resnet50.yaml", "densenet121.yaml", "vgg16.yaml", "digits_cnn.yaml"])
+def test_blocks_are_found_again_in_a_resolved_reference_spec(spec):
+    original = check(os.path.join(SPECS, spec)).graph
+    written = readable_spec(original)
+    assert written.level is not None and "blocks:" in written.text and "repeat: " in written.text
+    back = check(load_document("again.yaml", text=written.text))
+    assert back.graph.hash() == original.hash()
+    assert set(written.paths) == set(original.nodes) and set(written.paths.values()) == set(back.graph.nodes)
+
+
+def test_import_then_build_with_the_weights_gives_the_same_outputs(tmp_path):
+    source = keras.applications.MobileNet(weights=None, input_shape=(64, 64, 3), alpha=0.25, classes=7)
+    _random_statistics(source, np.random.default_rng(1))
+    source.save(tmp_path / "theirs.keras")
+    spec, weights, built = tmp_path / "mobilenet.yaml", tmp_path / "weights.keras", tmp_path / "ours.keras"
+    r = run_cli("import", str(tmp_path / "theirs.keras"), "-o", str(spec), "--weights", str(weights), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "blocks:" in spec.read_text()
+    r = run_cli("build", str(spec), "-o", str(built), "--weights", str(weights), timeout=300)
+    assert r.returncode == 0 and "weights of " in r.stderr and "warning" not in r.stderr, r.stderr
+    ours = keras.saving.load_model(str(built), safe_mode=True)
+    x = np.random.default_rng(2).uniform(0, 255, (3, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(source(x)), rtol=1e-5, atol=1e-6)
+    r = run_cli("build", str(spec), "-o", str(built), "--weights", str(tmp_path / "none.keras"), timeout=300)
+    assert r.returncode != 0 and "none.keras: no such file" in r.stderr and "Traceback" not in r.stderr
