@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from . import kinds as K
 from .emit import Flow
 
-LEVELS = tuple((level, own) for level in range(1, 7) for own in (False, True))  # tried; the shortest is kept
+# the naming levels tried (level, own), and "cuts": units between the points where one tensor is live (for
+# models whose layers have generic names, as Inception's conv2d_12); the shortest spec that resolves back is kept
+LEVELS = (*((level, own) for level in range(1, 7) for own in (False, True)), ("cuts",))
 MAX_PASS_CHOICES = 64  # pass-through choices tried when folding a template into a larger one  # the naming levels tried; the caller keeps the shortest spec that resolves back
 
 
@@ -80,6 +82,71 @@ def units_at(graph, level: int, own: bool = False) -> list:
             units += [Unit(n, [n], _entry(graph, [n])) for n in group]
         i = j
     return units
+
+
+def units_between_cuts(graph) -> list:
+    """The units between the graph's cut points: a node after which it is the only live tensor ends one.
+    Each unit is named by the name prefix most of its nodes share (Xception's ``block5``), else by its last
+    node (Inception's ``mixed3``)."""
+    names = list(graph.nodes)
+    position = {n: k for k, n in enumerate(names)}
+    last_use = {n: k for k, n in enumerate(names)}
+    for n, node in graph.nodes.items():
+        for i in node.inputs:
+            last_use[i] = max(last_use[i], position[n])
+    for o in graph.outputs:
+        last_use[o.node] = len(names)
+    ends_at = Counter(last_use.values())
+    units, start, live = [], 0, 0
+    for k, n in enumerate(names):
+        live += 1 - ends_at.get(k, 0) + (1 if last_use[n] == k else 0)  # n joins; those last used here leave
+        if live == 1 and last_use[n] > k:
+            group = names[start:k + 1]
+            if len(group) > 1 and _single_entry_exit(graph, group):
+                units.append(Unit(_unit_name(group), group, _entry(graph, group)))
+            else:
+                units += [Unit(m, [m], _entry(graph, [m])) for m in group]
+            start = k + 1
+    units += [Unit(m, [m], _entry(graph, [m])) for m in names[start:]]
+    return _absorb_tails(graph, units)
+
+
+def _unit_name(group) -> str:
+    """The common prefix of the names that carry structure (``block35_1_mixed``, ``mixed3``; not Keras' own
+    ``conv2d_12``), else the last node's name without its words."""
+    structured = [re.split(r"[_/.]", n) for n in group if _structured(n)]
+    if structured:
+        common = []
+        for tokens in zip(*structured):
+            if len(set(tokens)) > 1:
+                break
+            common.append(tokens[0])
+        if common:
+            return "_".join(common)
+    return re.sub(r"([_/.][A-Za-z]+)+$", "", group[-1]) or group[-1]
+
+
+def _structured(name: str) -> bool:
+    """Whether a name starts with an indexed word (``block35``, ``mixed3``, ``block2a``), as Keras' own
+    names of a layer class (``conv2d_12``, ``activation_3``) do not."""
+    head = re.split(r"[_/.]", name)[0]
+    return bool(re.fullmatch(r"[A-Za-z]+\d+[a-z]?", head)) and head not in ("conv1d", "conv2d", "conv3d")
+
+
+def _absorb_tails(graph, units):
+    """A one-node unit that reads a unit's exit and is named under its key (``block35_1_ac`` after
+    ``block35_1``) joins it."""
+    out = []
+    for unit in units:
+        prev = out[-1] if out else None
+        if (prev is not None and len(prev.nodes) > 1 and len(unit.nodes) == 1 and unit.entry == prev.exit
+                and re.match(re.escape(prev.key) + r"[_/.]", unit.nodes[0])
+                and list(graph.nodes[unit.nodes[0]].inputs) == [prev.exit]
+                and _single_entry_exit(graph, prev.nodes + unit.nodes)):
+            out[-1] = Unit(prev.key, prev.nodes + unit.nodes, prev.entry)
+        else:
+            out.append(unit)
+    return out
 
 
 def _key(name: str, level: int, own: bool):
@@ -136,21 +203,16 @@ def find_templates(graph, units) -> dict:
     templates = [_template(graph, group) for group in by_shape.values()]
     templates = [t for t in templates if t is not None]
     templates = _merge_optional(templates)
-    out, used_names = {}, set()
-    for t in templates:
-        if len(t.units) < 2:
-            continue
-        t.name = _template_name(t.units[0].key, used_names)
-        for unit in t.units:
-            out[id(unit)] = t
-    return out
+    order = {id(u): k for k, u in enumerate(units)}
+    templates = sorted((t for t in templates if len(t.units) >= 2), key=lambda t: min(order[id(u)] for u in t.units))
+    _name_templates(templates)
+    return {id(unit): t for t in templates for unit in t.units}
 
 
 def _template(graph, units):
     first = units[0]
-    roles = [role_name(first, n) for n in first.nodes]
-    if len(set(roles)) != len(roles):
-        return None
+    roles = _unique_roles([role_name(first, n) if n.startswith(first.key) else graph.nodes[n].kind
+                           for n in first.nodes])
     role_at = dict(zip(first.nodes, roles))
     t = Template("", roles, list(units))
     for n, role in zip(first.nodes, roles):
@@ -159,6 +221,15 @@ def _template(graph, units):
     for unit in units:
         t.role_of[id(unit)] = dict(zip(roles, unit.nodes))
     return t
+
+
+def _unique_roles(roles):
+    """``conv2d, conv2d`` -> ``conv2d_1, conv2d_2``: a role given to several nodes is numbered."""
+    counts, seen, out = Counter(roles), Counter(), []
+    for role in roles:
+        seen[role] += 1
+        out.append(f"{role}_{seen[role]}" if counts[role] > 1 else role)
+    return out if len(set(out)) == len(out) else [f"n{k}_{r}" for k, r in enumerate(out)]
 
 
 def _merge_optional(templates):
@@ -204,17 +275,24 @@ def _skipping_gives(big, small):
     return None
 
 
-def _template_name(key: str, used: set) -> str:
-    words = [re.sub(r"\d+[a-z]?$", "", token) for token in key.split("_")]
+def _name_templates(templates):
+    """Each template named by its first occurrence's key without the indices (``conv2_block1`` ->
+    ``conv_block``); several with one name are told apart as ``_a``, ``_b``, ... in order of appearance
+    (Inception's modules A, B, C)."""
+    by_base = {}
+    for t in templates:
+        by_base.setdefault(_base_name(t.units[0].key), []).append(t)
+    for base, group in by_base.items():
+        for k, t in enumerate(group):
+            t.name = base if len(group) == 1 else f"{base}_{chr(ord('a') + k) if k < 26 else k}"
+
+
+def _base_name(key: str) -> str:
+    words = [re.sub(r"\d+[a-z]?$", "", token) for token in re.split(r"[_/.]", key)]
     base = "_".join(w for w in words if w and not w.isdigit()) or "unit"
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", base):
         base = "unit"
-    name, n = base, 1
-    while name in used or K.lookup(name) is not None:
-        n += 1
-        name = f"{base}{n}"
-    used.add(name)
-    return name
+    return base if K.lookup(base) is None else f"{base}_block"
 
 
 def _unique_param(name, taken):
@@ -326,10 +404,12 @@ def _type_of(series):
 def blocked_spec(graph, level, settings):
     """(spec dict pieces, {node: path}) at naming ``level`` (one of :data:`LEVELS`): ``{"blocks": ...,
     "layers": ..., "outputs": ...}``; None if no template occurs twice (the flat spec is then as short)."""
-    units = units_at(graph, *level)
+    units = units_between_cuts(graph) if level == ("cuts",) else units_at(graph, *level)
     templates = find_templates(graph, units)
     if not templates:
         return None
+    units = [piece for u in units for piece in ([u] if id(u) in templates or len(u.nodes) == 1
+                                                else [Unit(n, [n], _entry(graph, [n])) for n in u.nodes])]
     params = {}
     for t in {id(t): t for t in templates.values()}.values():
         params[t.name] = (t, parameterise(graph, t, settings))
@@ -384,10 +464,10 @@ def _numbered(name):
 def _repeat_names(keys):
     """(id, repeat_prefix) giving ``keys`` as the iterations' paths where they are ``STEM_WORD1..N``; else
     (the first key, None)."""
-    parts = [re.match(r"^(?:(.*)_)?([A-Za-z]+)(\d+)$", k) for k in keys]
+    parts = [re.match(r"^(?:(.*?)_)?([A-Za-z]*)(\d+)$", k) for k in keys]
     if all(parts) and len({(p.group(1), p.group(2)) for p in parts}) == 1 \
             and [int(p.group(3)) for p in parts] == list(range(1, len(keys) + 1)):
-        stem, word = parts[0].group(1), parts[0].group(2)
+        stem, word = parts[0].group(1), parts[0].group(2) or "block"
         if stem:
             return stem, word
         return None, word
