@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from . import kinds as K
 from .emit import Flow
 
-# the naming levels tried (level, own), and "cuts": units between the points where one tensor is live (for
-# models whose layers have generic names, as Inception's conv2d_12); the shortest spec that resolves back is kept
-LEVELS = (*((level, own) for level in range(1, 7) for own in (False, True)), ("cuts",))
+# the groupings tried: by name prefix at a naming level (level, own); "cuts": units between the points where one
+# tensor is live (for layers with generic names, as Inception's conv2d_12); "indices": by the numbers in the names
+# (MobileNet's conv_dw_3, conv_pw_3).  The shortest spec that resolves back is kept
+LEVELS = (*((level, own) for level in range(1, 7) for own in (False, True)), ("cuts",), ("indices",))
 MAX_PASS_CHOICES = 64  # pass-through choices tried when folding a template into a larger one  # the naming levels tried; the caller keeps the shortest spec that resolves back
 
 
@@ -45,6 +46,7 @@ class Unit:
     key: str  # the shared name prefix (a one-node unit: the node's name)
     nodes: list  # node names, in graph order
     entry: str | None  # the one node outside that feeds it (None: fed by nothing)
+    by_index: bool = False  # grouped by the numbers in the names: a node's role is its name without them
 
     @property
     def exit(self):
@@ -82,6 +84,34 @@ def units_at(graph, level: int, own: bool = False) -> list:
             units += [Unit(n, [n], _entry(graph, [n])) for n in group]
         i = j
     return units
+
+
+def units_by_index(graph) -> list:
+    """Consecutive nodes whose names hold the same numbers, wherever they stand (MobileNet's ``conv_pad_2``,
+    ``conv_dw_2``, ``conv_pw_2_relu``: unit ``block2``), if single-entry, single-exit."""
+    names = list(graph.nodes)
+    units, i = [], 0
+    while i < len(names):
+        key = _index_key(names[i])
+        j = i + 1
+        while key and j < len(names) and _index_key(names[j]) == key:
+            j += 1
+        group = names[i:j]
+        if len(group) > 1 and _single_entry_exit(graph, group):
+            units.append(Unit(key, group, _entry(graph, group), by_index=True))
+        else:
+            units += [Unit(n, [n], _entry(graph, [n])) for n in group]
+        i = j
+    return units
+
+
+def _index_key(name: str):
+    numbers = [t for t in re.split(r"[_/.]", name) if t.isdigit()]
+    return "block" + "_".join(numbers) if numbers else None
+
+
+def _without_numbers(name: str) -> str:
+    return "_".join(t for t in re.split(r"[_/.]", name) if t and not t.isdigit())
 
 
 def units_between_cuts(graph) -> list:
@@ -211,8 +241,11 @@ def find_templates(graph, units) -> dict:
 
 def _template(graph, units):
     first = units[0]
-    roles = _unique_roles([role_name(first, n) if n.startswith(first.key) else graph.nodes[n].kind
-                           for n in first.nodes])
+    if first.by_index:
+        roles = _unique_roles([_without_numbers(n) or graph.nodes[n].kind for n in first.nodes])
+    else:
+        roles = _unique_roles([role_name(first, n) if n.startswith(first.key) else graph.nodes[n].kind
+                               for n in first.nodes])
     role_at = dict(zip(first.nodes, roles))
     t = Template("", roles, list(units))
     for n, role in zip(first.nodes, roles):
@@ -404,7 +437,8 @@ def _type_of(series):
 def blocked_spec(graph, level, settings):
     """(spec dict pieces, {node: path}) at naming ``level`` (one of :data:`LEVELS`): ``{"blocks": ...,
     "layers": ..., "outputs": ...}``; None if no template occurs twice (the flat spec is then as short)."""
-    units = units_between_cuts(graph) if level == ("cuts",) else units_at(graph, *level)
+    units = (units_between_cuts(graph) if level == ("cuts",) else units_by_index(graph) if level == ("indices",)
+             else units_at(graph, *level))
     templates = find_templates(graph, units)
     if not templates:
         return None
