@@ -14,7 +14,7 @@ when a Keras model, a diagram, a training run or a search is asked for.
 __version__ = "0.1.0"
 
 from .analysis import Analysis, analyse, check  # noqa: E402
-from .api import Spec, load, search, train  # noqa: E402
+from .api import Spec, import_keras, load, search, train  # noqa: E402
 from .document import load_document  # noqa: E402
 from .errors import Diagnostic, SpecError  # noqa: E402
 from .ir import Graph, Node  # noqa: E402
@@ -24,5 +24,5 @@ from .resolve import resolve  # noqa: E402
 
 register_layers_when_keras_loads()  # saved .keras models load after `import archspec` (see keras_loading)
 
-__all__ = ["Analysis", "Diagnostic", "Graph", "Kind", "Node", "Spec", "SpecError", "analyse", "check", "load",
-           "load_document", "register_kind", "resolve", "search", "train", "__version__"]
+__all__ = ["Analysis", "Diagnostic", "Graph", "Kind", "Node", "Spec", "SpecError", "analyse", "check", "import_keras",
+           "load", "load_document", "register_kind", "resolve", "search", "train", "__version__"]

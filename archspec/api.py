@@ -6,9 +6,11 @@
     66218
     >>> model = net.to_keras()              # Keras is imported here, not before
     >>> metrics = archspec.train("specs/digits_cnn.yaml", epochs=2, out="runs/digits", overwrite=True)
+    >>> text = archspec.import_keras(keras_model, "imported.yaml")  # a live model, its blocks found
 
-Everything up to :meth:`Spec.to_keras`, :meth:`Spec.render`, :func:`train` and :func:`search` is static and
-imports neither TensorFlow nor Keras.  Those four reach into ``builders`` (the back ends) when called: this
+Everything up to :meth:`Spec.to_keras`, :meth:`Spec.render`, :func:`train`, :func:`search` and
+:func:`import_keras` is static and imports neither TensorFlow nor Keras.  Those reach into ``builders`` (the
+back ends) when called: this
 module is the one place in ``archspec`` that does, and only inside them, so the import of ``archspec`` stays
 light.  The command line (``cli.py``) is a thin layer over the same functions.
 """
@@ -169,3 +171,33 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     finally:
         if runner is not None:
             runner.abort()  # a trial still running when the search fails or is interrupted
+
+
+def import_keras(model, output: str | None = None, weights: str | None = None) -> str:
+    """A live functional or Sequential ``keras.Model`` as a spec a person would write (what ``archspec import``
+    writes), its blocks and repeats found.
+
+    Args:
+        model: the Keras model (a subclassed one has no graph to read: ``ModelImportError``).
+        output: also write the spec here (atomically), after checking it.
+        weights: also write the model's weights here (a ``.keras`` file), under the spec's node paths, for
+            ``training.init_from`` or ``archspec build --weights``.
+
+    Returns the spec's text.  Raises ``builders.keras_import.ModelImportError`` listing every layer archspec
+    cannot express.
+    """
+    from builders.keras_import import import_model, with_weights
+    from builders.keras_model import save_model
+
+    from .document import load_document
+    from .files import write_text
+    from .readable_spec import readable_spec
+
+    graph = import_model(model, file=output or "")
+    written = readable_spec(graph, f"# {graph.name}, imported by archspec.import_keras\n", output or "imported.yaml")
+    analysis = check(load_document(output or "imported.yaml", text=written.text))
+    if weights:
+        save_model(with_weights(analysis.graph, model, written.paths), weights)
+    if output:
+        write_text(output, written.text)
+    return written.text

@@ -436,18 +436,18 @@ def _type_of(series):
 
 def blocked_spec(graph, level, settings):
     """(spec dict pieces, {node: path}) at naming ``level`` (one of :data:`LEVELS`): ``{"blocks": ...,
-    "layers": ..., "outputs": ...}``; None if no template occurs twice (the flat spec is then as short)."""
+    "layers": ..., "outputs": ...}``; None if nothing repeats (the flat spec is then as short)."""
     units = (units_between_cuts(graph) if level == ("cuts",) else units_by_index(graph) if level == ("indices",)
              else units_at(graph, *level))
     templates = find_templates(graph, units)
-    if not templates:
-        return None
     units = [piece for u in units for piece in ([u] if id(u) in templates or len(u.nodes) == 1
                                                 else [Unit(n, [n], _entry(graph, [n])) for n in u.nodes])]
+    runs = _runs(graph, units, templates, settings)
+    if not templates and all(len(run) == 1 for run in runs):
+        return None
     params = {}
     for t in {id(t): t for t in templates.values()}.values():
         params[t.name] = (t, parameterise(graph, t, settings))
-    runs = _runs(graph, units, templates, settings)
     paths, exits = {}, {}
     layers, previous = [], None
     for run in runs:
