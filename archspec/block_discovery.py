@@ -65,6 +65,7 @@ class Template:
     optional: dict = field(default_factory=dict)  # role -> the bool parameter it exists under
     passes: dict = field(default_factory=dict)  # optional role with several inputs -> the one it passes on
     role_of: dict = field(default_factory=dict)  # id(unit) -> {role: node name}
+    written_as: str = ""  # a standard block it is written as (archspec.std_block_match), if any
 
 
 def units_at(graph, level: int, own: bool = False) -> list:
@@ -434,9 +435,13 @@ def _type_of(series):
 
 # ------------------------------------------------------------------------------------------------ the spec
 
-def blocked_spec(graph, level, settings):
-    """(spec dict pieces, {node: path}) at naming ``level`` (one of :data:`LEVELS`): ``{"blocks": ...,
-    "layers": ..., "outputs": ...}``; None if nothing repeats (the flat spec is then as short)."""
+def blocked_spec(graph, level, settings, standard=None):
+    """(spec dict pieces, {node: path}) at naming ``level`` (one of :data:`LEVELS`): ``{"include": ...,
+    "blocks": ..., "layers": ..., "outputs": ...}``; None if nothing repeats (the flat spec is then as short).
+
+    ``standard(template, parameters)`` may name a standard block to write a template as: ``(library, block,
+    its Parameters)`` or None.  The paths of such a block's nodes are then not known here (see
+    :mod:`archspec.std_block_match`)."""
     units = (units_between_cuts(graph) if level == ("cuts",) else units_by_index(graph) if level == ("indices",)
              else units_at(graph, *level))
     templates = find_templates(graph, units)
@@ -445,9 +450,14 @@ def blocked_spec(graph, level, settings):
     runs = _runs(graph, units, templates, settings)
     if not templates and all(len(run) == 1 for run in runs):
         return None
-    params = {}
+    params, include = {}, []
     for t in {id(t): t for t in templates.values()}.values():
         params[t.name] = (t, parameterise(graph, t, settings))
+        found = standard(t, params[t.name][1]) if standard else None
+        if found:
+            library, t.written_as, std_params = found
+            params[t.name] = (t, std_params)
+            include += [library] if library not in include else []
     paths, exits = {}, {}
     layers, previous = [], None
     for run in runs:
@@ -456,9 +466,9 @@ def blocked_spec(graph, level, settings):
         paths.update(run_paths)
         exits.update(run_exits)
         previous = run[-1].exit
-    blocks = {name: _block(t, p) for name, (t, p) in params.items()}
+    blocks = {name: _block(t, p) for name, (t, p) in params.items() if not t.written_as}
     outputs = [exits.get(o.node, o.node) for o in graph.outputs]
-    return {"blocks": blocks, "layers": layers, "outputs": outputs}, paths
+    return {"include": include, "blocks": blocks, "layers": layers, "outputs": outputs}, paths
 
 
 def _runs(graph, units, templates, settings):
@@ -498,7 +508,7 @@ def _numbered(name):
 def _repeat_names(keys):
     """(id, repeat_prefix) giving ``keys`` as the iterations' paths where they are ``STEM_WORD1..N``; else
     (the first key, None)."""
-    parts = [re.match(r"^(?:(.*?)_)?([A-Za-z]*)(\d+)$", k) for k in keys]
+    parts = [re.match(r"^(?:(.*?)[_/.])?([A-Za-z]*)(\d+)$", k) for k in keys]
     if all(parts) and len({(p.group(1), p.group(2)) for p in parts}) == 1 \
             and [int(p.group(3)) for p in parts] == list(range(1, len(keys) + 1)):
         stem, word = parts[0].group(1), parts[0].group(2) or "block"
@@ -524,7 +534,7 @@ def _item(graph, run, templates, params, settings, exits, previous):
             return {node.kind: body}, {node.path: node.path}, {}
         values = params[t.name][1].values[id(first)]
         paths = {n: f"{first.key}/{r}" for r, n in t.role_of[id(first)].items()}
-        return {t.name: {"id": first.key, **inputs, **values}}, paths, {first.exit: first.key}
+        return {t.written_as or t.name: {"id": first.key, **inputs, **values}}, paths, {first.exit: first.key}
     ident, prefix = _repeat_names([u.key for u in run])
     word = prefix or "block"
     if t is None:
@@ -533,7 +543,7 @@ def _item(graph, run, templates, params, settings, exits, previous):
         scope = lambda k: f"{ident}/{word}{k}" if ident else f"{word}{k}"  # noqa: E731
         paths = {u.nodes[0]: scope(k) for k, u in enumerate(run, 1)}
     else:
-        kind = t.name
+        kind = t.written_as or t.name
         declared = params[t.name][1].declared
         per_iteration = [{p: params[t.name][1].values[id(u)].get(p, default) for p, (_, default) in declared.items()}
                          for u in run]

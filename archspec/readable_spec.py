@@ -19,6 +19,7 @@ from . import kinds as K
 from .block_discovery import LEVELS, blocked_spec
 from .document import SPEC_VERSION, load_document
 from .emit import _Dumper, _plain
+from .std_block_match import paths_by_structure, standard_for
 
 SHARED = 0.6  # a setting goes into defaults: when at least this share of a kind's nodes (and 3) have it
 
@@ -47,7 +48,21 @@ def readable_spec(graph, header: str = "", file: str = "imported.yaml") -> Reada
         text = _text(_document(graph, defaults, pieces), header)
         if len(text.splitlines()) < len(best.text.splitlines()) and resolves_back(graph, text, paths, file):
             best = ReadableSpec(text, paths, level)
+            standard = _with_standard_blocks(graph, level, settings, defaults, header, file)
+            if standard is not None and len(standard.text.splitlines()) <= len(text.splitlines()):
+                best = standard
     return best
+
+
+def _with_standard_blocks(graph, level, settings, defaults, header, file):
+    """The spec at ``level`` with the blocks found that are standard blocks written as those, if it resolves
+    back."""
+    found = blocked_spec(graph, level, settings, standard=standard_for)
+    if found is None or not found[0]["include"]:
+        return None
+    text = _text(_document(graph, defaults, found[0]), header)
+    paths = paths_by_structure(graph, text, file)
+    return ReadableSpec(text, paths, level) if paths and resolves_back(graph, text, paths, file) else None
 
 
 def _flat_layers(graph, settings):
@@ -68,6 +83,8 @@ def _document(graph, defaults, pieces):
         spec["source"] = graph.source
     if graph.quiet:
         spec["quiet"] = list(graph.quiet)
+    if pieces.get("include"):
+        spec["include"] = pieces["include"]
     if defaults:
         spec["defaults"] = defaults
     if pieces.get("blocks"):

@@ -106,10 +106,11 @@ def test_imported_resnet50_and_vgg16_read_as_their_handwritten_specs(tmp_path):
     lines = len(written.text.splitlines())
     handwritten = len(open(os.path.join(SPECS, "resnet50.yaml")).read().splitlines())
     assert lines <= 2 * handwritten, written.text
-    for stage, blocks, first in (("conv2", 3, "{with_conv_0: true}"), ("conv5", 3, "{with_conv_0: true, strides: 2}")):
-        assert re.search(rf"- conv_block: {{id: {stage}, repeat: {blocks}, .*first: {re.escape(first)}}}",
-                         written.text), written.text
-    assert written.paths["conv3_block4_2_conv"] == "conv3/block4/conv_2"
+    # the blocks found are std:resnet's bottleneck (its shortcut read from the shape, as in specs/resnet50.yaml)
+    assert "include: ['std:resnet']" in written.text and "blocks:" not in written.text
+    assert "- bottleneck: {id: conv2, repeat: 3, filters: 64}\n" in written.text
+    assert "- bottleneck: {id: conv5, repeat: 3, filters: 512, first: {strides: 2}}\n" in written.text
+    assert written.paths["conv3_block4_2_conv"] == "conv3/block4/conv_b"
     assert resnet.graph.hash() == check(os.path.join(SPECS, "resnet50.yaml")).graph.hash()
     vgg = readable_spec(import_model(load_source("keras:VGG16"))).text
     assert len(re.findall(r"- conv2d: {id: block\d, repeat: [23], repeat_prefix: conv,", vgg)) == 5
@@ -160,10 +161,13 @@ def test_blocks_are_found_again_in_a_resolved_reference_spec(spec):
     original = check(os.path.join(SPECS, spec)).graph
     written = readable_spec(original)
     assert written.level is not None and "repeat: " in written.text
-    assert ("blocks:" in written.text) == (spec != "vgg16.yaml")  # VGG: its layers repeat
+    found = {"resnet50.yaml": "include: ['std:resnet']", "vgg16.yaml": "- conv2d: {id: block3, repeat: 3,"}
+    assert found.get(spec, "blocks:") in written.text  # a standard block; VGG's layers repeat; else blocks found
     back = check(load_document("again.yaml", text=written.text))
     assert back.graph.hash() == original.hash()
     assert set(written.paths) == set(original.nodes) and set(written.paths.values()) == set(back.graph.nodes)
+    if spec == "resnet50.yaml":  # the same paths as the original's
+        assert all(path == node for node, path in written.paths.items())
 
 
 def test_import_then_build_with_the_weights_gives_the_same_outputs(tmp_path):
