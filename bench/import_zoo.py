@@ -1,7 +1,7 @@
 """The `archspec import` table of docs/import-zoo.md and the README (issue 20).  Not a test.
 
 For every constructor of the installed keras.applications (weights=None): import it, check the spec written
-(parameter counts against Keras'), and count its nodes, lines, blocks and repeats; with ``--outputs``, also build
+(parameter counts against Keras'), and count its nodes, lines (as `archspec import` writes it), blocks (and standard blocks) and repeats; with ``--outputs``, also build
 it with the weights carried and compare the logits (the classifier's softmax left out) on a random batch of 2,
 batch-norm statistics randomised.
 
@@ -48,7 +48,8 @@ def logits_model(name):
 def row(name, outputs):
     model = logits_model(name) if outputs else load_source(f"keras:{name}")
     start = time.perf_counter()
-    written = readable_spec(import_model(model))
+    graph = import_model(model)
+    written = readable_spec(graph, f"# {graph.name}, imported from keras:{name} by `archspec import`\n")
     seconds = time.perf_counter() - start
     analysis = check(load_document("imported.yaml", text=written.text))
     totals = analysis.totals()
@@ -57,6 +58,8 @@ def row(name, outputs):
     blocks = len(re.findall(r"^  [A-Za-z_][A-Za-z0-9_]*:$", written.text.split("\nlayers:")[0].split("\nblocks:")[-1],
                             re.M)) if "\nblocks:" in written.text else 0
     repeats = len(re.findall(r"repeat: \d+", written.text))
+    standard = re.search(r"^include: \[(.*)\]$", written.text, re.M)
+    blocks = f"{blocks} + {standard.group(1)}" if standard else blocks
     diff = ""
     if outputs:
         rng = np.random.default_rng(0)
