@@ -47,6 +47,16 @@ OUTPUT_GRADIENT_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "log_softmax")
 MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
 
 
+# Buffers XLA's compiled backward pass holds beyond the tensors an activation keeps, in outputs' worth
+# (``bench/memory_probes.py``: conv → activation probes on XLA's CPU backend, per sample)
+ACTIVATION_SCRATCH = {"relu": 1, "gelu": 3, "hard_swish": 2}
+
+
+def activation_scratch(fn):
+    """Outputs' worth of scratch buffers an activation's gradient holds under XLA (0 when none was measured)."""
+    return ACTIVATION_SCRATCH.get(fn, 0)
+
+
 def activation_keeps(fn, before):
     """What an activation keeps for its gradient: nothing (linear), its output, or the tensor ``before`` it."""
     if fn in (None, "linear"):
@@ -194,6 +204,9 @@ class Kind:
     # what a training step keeps of this layer for its backward pass (archspec.memory): "inputs" (the input
     # tensors), "output", "mask" (one byte per output value); an activation applied inside adds its own
     kept = ("inputs",)
+    # buffers of the compiled backward pass beyond the kept tensors, as (inputs' worth, outputs' worth): what
+    # XLA's buffer assignment showed for this kind in bench/memory_probes.py (a max pool's select-and-scatter)
+    scratch = (0, 0)
 
     def field_map(self):
         return {f.name: f for f in self.fields}
@@ -233,8 +246,13 @@ class Kind:
 
     def kept_for_backward(self, a):
         """The tensors the backward pass keeps: ``kept`` and what a fused ``activation:`` keeps, one of
-        "inputs", "output", "mask" and "pre_activation" (the output before the activation)."""
+        "inputs", "output", "mask", "pre_activation" (the output before the activation) and
+        ``("inputs_worth", k)`` (buffers of k times the inputs' size, e.g. a stride-1 max pool's under XLA)."""
         return self.kept + activation_keeps(a.get("activation"), before="pre_activation")
+
+    def scratch_for_backward(self, a):
+        """(inputs' worth, outputs' worth) of scratch buffers the compiled backward pass holds for this layer."""
+        return self.scratch[0], self.scratch[1] + activation_scratch(a.get("activation"))
 
 
 class InputKind(Kind):
@@ -338,6 +356,7 @@ class SeparableKind(Conv2DKind):
 
 
 class DenseKind(Kind):
+    scratch = (0, 2)  # on a feature map (ConvNeXt's pointwise layers) XLA holds two outputs' worth more
     def params(self, a, shapes, out):
         return shapes[0][-1] * a["units"] + (a["units"] if a["use_bias"] else 0), 0
 
@@ -353,7 +372,16 @@ class DenseKind(Kind):
 
 class PoolKind(Kind):
     def kept_for_backward(self, a):
-        return ("inputs", "output") if self.name == "max_pool2d" else ()
+        if self.name != "max_pool2d":
+            return ()
+        if all(s == 1 for s in self._strides(a)):  # XLA keeps four more inputs' worth for a stride-1 max pool
+            return ("inputs", "output", ("inputs_worth", 4))
+        return ("inputs", "output")
+
+    def scratch_for_backward(self, a):
+        if self.name != "max_pool2d":
+            return 0, 0
+        return 5, 0  # the select-and-scatter of the gradient
 
     def _strides(self, a):
         return a["strides"] if a["strides"] is not None else a["pool"]
@@ -482,6 +510,7 @@ class ConcatKind(Kind):
 
 
 class LayerNormKind(Kind):
+    scratch = (5, 0)  # the centred input, its square, the normalised value and their gradients
     def output_shape(self, a, shapes):
         _axis(a["axis"], shapes[0])
         return list(shapes[0])
@@ -598,9 +627,13 @@ class ActivationKind(Kind):
     def kept_for_backward(self, a):
         return activation_keeps(a["fn"], before="inputs")
 
+    def scratch_for_backward(self, a):
+        return 0, activation_scratch(a["fn"])
+
 
 class DropoutKind(Kind):
     kept = ("mask",)
+    scratch = (0, 4)  # the random bits, the mask as values and the scaled copy
 
     def label(self, a):
         return f"dropout {a['rate']:g}"

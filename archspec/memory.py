@@ -11,7 +11,9 @@ Four parts, as a framework holds them:
   input as XLA keeps it (TensorFlow keeps its output, the same size), a sigmoid its output, dropout a one-byte
   mask, max pooling its input and output, an addition nothing); a tensor kept by several layers is counted
   once, a concatenation as its pieces.  In the compute dtype: 4 bytes, 2 under mixed precision.  Plus the input
-  batch and, as working space of the backward pass, the gradients of the two largest activations.
+  batch and the working space of the backward pass: the largest working set of one layer's backward step (the
+  gradients of its input and output and the scratch buffers of its kind, e.g. a max pool's select-and-scatter,
+  as XLA's buffer assignment showed them in ``bench/memory_probes.py``), at least the two largest activations.
 
 Per replica under ``devices``: the batch is split, weights, gradients and slots are replicated.  The figures are
 compared with XLA's own memory analysis of compiled training steps in ``bench/memory_vs_xla.py``.
@@ -59,7 +61,7 @@ class TrainingMemory:
     gradients: int
     optimizer: int
     activations: int  # kept for the backward pass, at the local batch
-    workspace: int  # the input batch and the backward pass's largest gradient buffers
+    workspace: int  # the input batch and the largest working set of one layer's backward step
     per_sample: int  # activations + workspace per sample
     fixed: int  # weights + gradients + optimizer slots
 
@@ -91,8 +93,7 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
     value = 2 if mixed_precision else FLOAT
     per_sample_kept = kept_bytes_per_sample(analysis, value)
     input_elements = sum(math.prod(analysis.nodes[n.path].shape) for n in graph.inputs)
-    sizes = sorted((math.prod(i.shape) for i in analysis.nodes.values()), reverse=True)
-    workspace = input_elements * FLOAT + sum(sizes[:2]) * value
+    workspace = input_elements * FLOAT + backward_buffers_per_sample(analysis) * value
     return TrainingMemory(
         batch=batch, devices=devices, weights=params * FLOAT, gradients=trainable * FLOAT,
         optimizer=slots * trainable * FLOAT, activations=per_sample_kept * local,
@@ -126,11 +127,29 @@ def kept_bytes_per_sample(analysis, value_bytes: int) -> int:
                     keep(i)
             elif what == "output":
                 keep(node.path)
+            elif isinstance(what, tuple):  # ("inputs_worth", k)
+                inputs = sum(math.prod(analysis.nodes[i].shape) for i in node.inputs if i in analysis.nodes)
+                kept[("worth", node.path)] = what[1] * inputs * value_bytes
             elif what == "mask":
                 kept[("mask", node.path)] = elements
             else:  # "pre_activation"
                 kept[("pre", node.path)] = elements * value_bytes
     return sum(kept.values())
+
+
+def backward_buffers_per_sample(analysis) -> int:
+    """Elements per sample of the largest working set of one layer's backward step: the gradients of its
+    output and inputs and the scratch buffers its kind needs (:meth:`archspec.kinds.Kind.scratch_for_backward`),
+    at least the two largest activations.  Transient: one layer's at a time, so the largest, not the sum."""
+    shapes = {path: math.prod(info.shape) for path, info in analysis.nodes.items()}
+    largest = sum(sorted(shapes.values(), reverse=True)[:2])
+    for node in analysis.graph.nodes.values():
+        if node.path not in shapes:
+            continue
+        inputs = sum(shapes.get(i, 0) for i in node.inputs)
+        in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
+        largest = max(largest, inputs * (1 + in_worth) + shapes[node.path] * (1 + out_worth))
+    return largest
 
 
 def parse_size(text: str, option: str = "--memory") -> int:

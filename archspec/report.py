@@ -100,7 +100,7 @@ def memory_text(step, limit=None) -> str:
     lines = ["", f"training step at batch {step.batch} ({per}): {human_bytes(step.total)} estimated",
              f"  weights {human_bytes(step.weights)} · gradients {human_bytes(step.gradients)} · optimizer slots "
              f"{human_bytes(step.optimizer)} · activations kept for the backward pass {human_bytes(step.activations)}"
-             f" · input batch and gradient buffers {human_bytes(step.workspace)}"]
+             f" · input batch and backward working set {human_bytes(step.workspace)}"]
     if limit is not None:
         fits = step.largest_batch(limit)
         lines.append(f"  largest batch within {human_bytes(limit)}" + (" per replica (global batch)" if step.devices > 1
