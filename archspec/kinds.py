@@ -52,11 +52,6 @@ MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
 ACTIVATION_SCRATCH = {"relu": 1, "gelu": 3, "hard_swish": 2}
 
 
-def activation_scratch(fn):
-    """Outputs' worth of scratch buffers an activation's gradient holds under XLA (0 when none was measured)."""
-    return ACTIVATION_SCRATCH.get(fn, 0)
-
-
 def activation_keeps(fn, before):
     """What an activation keeps for its gradient: nothing (linear), its output, or the tensor ``before`` it."""
     if fn in (None, "linear"):
@@ -252,7 +247,7 @@ class Kind:
 
     def scratch_for_backward(self, a):
         """(inputs' worth, outputs' worth) of scratch buffers the compiled backward pass holds for this layer."""
-        return self.scratch[0], self.scratch[1] + activation_scratch(a.get("activation"))
+        return self.scratch[0], self.scratch[1] + ACTIVATION_SCRATCH.get(a.get("activation"), 0)
 
 
 class InputKind(Kind):
@@ -357,6 +352,7 @@ class SeparableKind(Conv2DKind):
 
 class DenseKind(Kind):
     scratch = (0, 2)  # on a feature map (ConvNeXt's pointwise layers) XLA holds two outputs' worth more
+
     def params(self, a, shapes, out):
         return shapes[0][-1] * a["units"] + (a["units"] if a["use_bias"] else 0), 0
 
@@ -511,6 +507,7 @@ class ConcatKind(Kind):
 
 class LayerNormKind(Kind):
     scratch = (5, 0)  # the centred input, its square, the normalised value and their gradients
+
     def output_shape(self, a, shapes):
         _axis(a["axis"], shapes[0])
         return list(shapes[0])
@@ -628,7 +625,7 @@ class ActivationKind(Kind):
         return activation_keeps(a["fn"], before="inputs")
 
     def scratch_for_backward(self, a):
-        return 0, activation_scratch(a["fn"])
+        return 0, ACTIVATION_SCRATCH.get(a["fn"], 0)
 
 
 class DropoutKind(Kind):

@@ -128,8 +128,7 @@ def kept_bytes_per_sample(analysis, value_bytes: int) -> int:
             elif what == "output":
                 keep(node.path)
             elif isinstance(what, tuple):  # ("inputs_worth", k)
-                inputs = sum(math.prod(analysis.nodes[i].shape) for i in node.inputs if i in analysis.nodes)
-                kept[("worth", node.path)] = what[1] * inputs * value_bytes
+                kept[("worth", node.path)] = what[1] * _input_elements(analysis, node) * value_bytes
             elif what == "mask":
                 kept[("mask", node.path)] = elements
             else:  # "pre_activation"
@@ -141,15 +140,19 @@ def backward_buffers_per_sample(analysis) -> int:
     """Elements per sample of the largest working set of one layer's backward step: the gradients of its
     output and inputs and the scratch buffers its kind needs (:meth:`archspec.kinds.Kind.scratch_for_backward`),
     at least the two largest activations.  Transient: one layer's at a time, so the largest, not the sum."""
-    shapes = {path: math.prod(info.shape) for path, info in analysis.nodes.items()}
-    largest = sum(sorted(shapes.values(), reverse=True)[:2])
+    sizes = {path: math.prod(info.shape) for path, info in analysis.nodes.items()}
+    largest = sum(sorted(sizes.values(), reverse=True)[:2])
     for node in analysis.graph.nodes.values():
-        if node.path not in shapes:
-            continue
-        inputs = sum(shapes.get(i, 0) for i in node.inputs)
-        in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
-        largest = max(largest, inputs * (1 + in_worth) + shapes[node.path] * (1 + out_worth))
+        if node.path in sizes:
+            in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
+            working = _input_elements(analysis, node) * (1 + in_worth) + sizes[node.path] * (1 + out_worth)
+            largest = max(largest, working)
     return largest
+
+
+def _input_elements(analysis, node) -> int:
+    """Elements per sample of a node's inputs together."""
+    return sum(math.prod(analysis.nodes[i].shape) for i in node.inputs if i in analysis.nodes)
 
 
 def parse_size(text: str, option: str = "--memory") -> int:

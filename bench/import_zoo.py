@@ -1,9 +1,9 @@
 """The `archspec import` table of docs/import-zoo.md and the README (issue 20).  Not a test.
 
 For every constructor of the installed keras.applications (weights=None): import it, check the spec written
-(parameter counts against Keras'), and count its nodes, lines (as `archspec import` writes it), blocks (and standard blocks) and repeats; with ``--outputs``, also build
-it with the weights carried and compare the logits (the classifier's softmax left out) on a random batch of 2,
-batch-norm statistics randomised.
+(parameter counts against Keras'), and count its nodes, lines (as `archspec import` writes it), blocks (and
+standard blocks) and repeats; with ``--outputs``, also build it with the weights carried and compare the logits
+(the classifier's softmax left out) on a random batch of 2, batch-norm statistics randomised.
 
     python bench/import_zoo.py [--outputs] [--only ResNet50 VGG16]
 """
