@@ -49,14 +49,20 @@ MAX_ELEMENTS = 2**31 - 1  # per tensor and sample: what TensorFlow can index
 
 # Buffers XLA's compiled backward pass holds beyond the tensors an activation keeps, in outputs' worth
 # (``bench/memory_probes.py``: conv → activation probes on XLA's CPU backend, per sample)
-ACTIVATION_SCRATCH = {"relu": 1, "gelu": 3, "hard_swish": 2}
+ACTIVATION_SCRATCH = {"relu": 1, "gelu": 1, "hard_swish": 2}
+
+
+# buffers XLA keeps for an activation's gradient beyond the tensor it keeps, in outputs' worth: the exact GELU's
+# two erfc terms (``bench/xla_peak_buffers.py`` on ConvNeXt)
+ACTIVATION_KEEPS_MORE = {"gelu": 2}
 
 
 def activation_keeps(fn, before):
     """What an activation keeps for its gradient: nothing (linear), its output, or the tensor ``before`` it."""
     if fn in (None, "linear"):
         return ()
-    return ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else (before,)
+    keeps = ("output",) if fn in OUTPUT_GRADIENT_ACTIVATIONS else (before,)
+    return keeps + ((("outputs_worth", ACTIVATION_KEEPS_MORE[fn]),) if fn in ACTIVATION_KEEPS_MORE else ())
 
 
 # the warnings a kind gives, by the code a spec silences them with (``quiet: [unseen_border]``)
@@ -241,13 +247,26 @@ class Kind:
 
     def kept_for_backward(self, a):
         """The tensors the backward pass keeps: ``kept`` and what a fused ``activation:`` keeps, one of
-        "inputs", "output", "mask", "pre_activation" (the output before the activation) and
-        ``("inputs_worth", k)`` (buffers of k times the inputs' size, e.g. a stride-1 max pool's under XLA)."""
+        "inputs", "output", "mask", "pre_activation" (the output before the activation), and
+        ``("inputs_worth", k)`` or ``("outputs_worth", k)``: buffers of k times the inputs' or the output's size
+        (layer norm's intermediate values under XLA, an exact GELU's erfc terms)."""
         return self.kept + activation_keeps(a.get("activation"), before="pre_activation")
 
     def scratch_for_backward(self, a):
         """(inputs' worth, outputs' worth) of scratch buffers the compiled backward pass holds for this layer."""
         return self.scratch[0], self.scratch[1] + ACTIVATION_SCRATCH.get(a.get("activation"), 0)
+
+    def kept_inside(self, a, shapes, out):
+        """Elements per sample of tensors made inside the layer that its backward pass keeps."""
+        return 0
+
+    def held_through_step(self, a, shapes, out):
+        """Elements per sample of buffers made for this layer that the step holds to its end."""
+        return 0
+
+    def step_buffers(self, a, shapes):
+        """Elements of buffers the compiled step holds for this layer whatever the batch size."""
+        return 0
 
 
 class InputKind(Kind):
@@ -327,6 +346,9 @@ class DepthwiseKind(Conv2DKind):
         kh, kw = a["kernel"]
         return out[0] * out[1] * out[2] * kh * kw
 
+    def step_buffers(self, a, shapes):
+        return dense_depthwise_kernel(a, shapes)
+
     def label(self, a):
         return f"dwconv {_kstr(a['kernel'], a['strides'])}"
 
@@ -346,8 +368,22 @@ class SeparableKind(Conv2DKind):
         mid = shapes[0][-1] * a["depth_multiplier"]
         return out[0] * out[1] * (mid * kh * kw + mid * a["filters"])
 
+    def kept_inside(self, a, shapes, out):
+        return out[0] * out[1] * shapes[0][-1] * a["depth_multiplier"]  # the depthwise output
+
+    def step_buffers(self, a, shapes):
+        return dense_depthwise_kernel(a, shapes)
+
     def label(self, a):
         return f"sepconv {_kstr(a['kernel'], a['strides'])} · {a['filters']}"
+
+
+def dense_depthwise_kernel(a, shapes):
+    """XLA's CPU backend computes a depthwise kernel's gradient as a dense kh×kw×C×(C·multiplier) convolution
+    and holds that kernel and a transposed copy through the step (``bench/xla_peak_buffers.py``)."""
+    kh, kw = a["kernel"]
+    c = shapes[0][-1]
+    return 2 * kh * kw * c * c * a["depth_multiplier"]
 
 
 class DenseKind(Kind):
@@ -368,11 +404,16 @@ class DenseKind(Kind):
 
 class PoolKind(Kind):
     def kept_for_backward(self, a):
-        if self.name != "max_pool2d":
-            return ()
-        if all(s == 1 for s in self._strides(a)):  # XLA keeps four more inputs' worth for a stride-1 max pool
-            return ("inputs", "output", ("inputs_worth", 4))
-        return ("inputs", "output")
+        return ("inputs", "output") if self.name == "max_pool2d" else ()
+
+    def held_through_step(self, a, shapes, out):
+        # XLA finds a padded max pool's maxima with a reduction over the values and four int32 index arrays
+        # (batch, row, column, channel) of the padded input, and holds those to the end of the step
+        # (bench/xla_peak_buffers.py on Inception-v1)
+        if self.name != "max_pool2d" or a["padding"] == "valid":
+            return 0
+        rows, cols = ((o - 1) * s + k for o, s, k in zip(out[:2], self._strides(a), a["pool"]))
+        return 4 * rows * cols * shapes[0][-1]
 
     def scratch_for_backward(self, a):
         if self.name != "max_pool2d":
@@ -506,7 +547,10 @@ class ConcatKind(Kind):
 
 
 class LayerNormKind(Kind):
-    scratch = (5, 0)  # the centred input, its square, the normalised value and their gradients
+    # besides its input, XLA keeps four inputs' worth (the centred input, the normalised value, its scaled
+    # copy and the output: bench/xla_peak_buffers.py on ConvNeXt), and one more while its gradient runs
+    kept = ("inputs", ("inputs_worth", 4))
+    scratch = (1, 0)
 
     def output_shape(self, a, shapes):
         _axis(a["axis"], shapes[0])

@@ -9,11 +9,21 @@ Four parts, as a framework holds them:
 * **activations kept for the backward pass**, per sample: each layer kind says which tensors its gradient
   needs (:meth:`archspec.kinds.Kind.kept_for_backward`: a convolution its input, batch norm its input, a ReLU its
   input as XLA keeps it (TensorFlow keeps its output, the same size), a sigmoid its output, dropout a one-byte
-  mask, max pooling its input and output, an addition nothing); a tensor kept by several layers is counted
-  once, a concatenation as its pieces.  In the compute dtype: 4 bytes, 2 under mixed precision.  Plus the input
-  batch and the working space of the backward pass: the largest working set of one layer's backward step (the
-  gradients of its input and output and the scratch buffers of its kind, e.g. a max pool's select-and-scatter,
-  as XLA's buffer assignment showed them in ``bench/memory_probes.py``), at least the two largest activations.
+  mask, max pooling its input and output, an addition nothing) and what it makes inside itself that its
+  gradient needs (:meth:`~archspec.kinds.Kind.kept_inside`: a separable convolution's depthwise output); a
+  tensor kept by several layers is counted once, a flatten as what it views.  In the compute dtype: 4 bytes,
+  2 under mixed precision.
+* **workspace**: the input batch and what the backward pass needs at its peak.  It runs from the last layer
+  to the first and frees a kept tensor once the first layer that keeps it is done; at each layer it holds the
+  kept tensors not yet freed plus that layer's working set (the gradients of its input and output and the
+  scratch buffers of its kind, :meth:`~archspec.kinds.Kind.scratch_for_backward`), and the peak is the largest
+  of these.  Plus the buffers a layer makes the step hold from start to end (a padded max pool's index arrays,
+  a depthwise kernel's dense gradient on XLA's CPU backend).
+
+The per-kind rules are what XLA's buffer assignment holds for the compiled step on its CPU backend
+(``bench/xla_peak_buffers.py`` names each buffer live at the peak by its layer; ``bench/memory_probes.py``
+measures single layers): e.g. an activation right after batch norm or an addition is recomputed from what
+those keep rather than kept.
 
 Per replica under ``devices``: the batch is split, weights, gradients and slots are replicated.  The figures are
 compared with XLA's own memory analysis of compiled training steps in ``bench/memory_vs_xla.py``.
@@ -21,6 +31,7 @@ compared with XLA's own memory analysis of compiled training steps in ``bench/me
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 from dataclasses import dataclass
@@ -31,6 +42,7 @@ FLOAT = 4
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MAX_BATCH = 10**7
+RECOMPUTED = ("relu", "relu6", "hard_swish")  # activations whose input XLA recomputes after batch norm or an addition
 
 
 class MemoryEstimateError(ValueError):
@@ -61,9 +73,9 @@ class TrainingMemory:
     gradients: int
     optimizer: int
     activations: int  # kept for the backward pass, at the local batch
-    workspace: int  # the input batch and the largest working set of one layer's backward step
+    workspace: int  # the input batch, the largest working set of one layer's backward step, step buffers
     per_sample: int  # activations + workspace per sample
-    fixed: int  # weights + gradients + optimizer slots
+    fixed: int  # weights + gradients + optimizer slots + the buffers that do not grow with the batch
 
     @property
     def total(self) -> int:
@@ -93,60 +105,120 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
     value = 2 if mixed_precision else FLOAT
     per_sample_kept = kept_bytes_per_sample(analysis, value)
     input_elements = sum(math.prod(analysis.nodes[n.path].shape) for n in graph.inputs)
-    workspace = input_elements * FLOAT + backward_buffers_per_sample(analysis) * value
+    workspace = input_elements * FLOAT + peak_bytes_per_sample(analysis, value) - per_sample_kept
+    step = step_buffers(analysis) * value
     return TrainingMemory(
         batch=batch, devices=devices, weights=params * FLOAT, gradients=trainable * FLOAT,
         optimizer=slots * trainable * FLOAT, activations=per_sample_kept * local,
-        workspace=workspace * local, per_sample=per_sample_kept + workspace,
-        fixed=(params + trainable * (1 + slots)) * FLOAT)
+        workspace=workspace * local + step, per_sample=per_sample_kept + workspace,
+        fixed=(params + trainable * (1 + slots)) * FLOAT + step)
 
 
 def kept_bytes_per_sample(analysis, value_bytes: int) -> int:
     """Bytes per sample of the tensors the backward pass keeps, each tensor once."""
+    return sum(size for size, _ in kept_tensors(analysis, value_bytes).values())
+
+
+def kept_tensors(analysis, value_bytes: int) -> dict:
+    """The tensors the backward pass keeps, each once: key → (bytes per sample, the position in the graph's
+    order of the first layer that keeps it; the backward pass runs in reverse, so it frees the tensor there)."""
     kept = {}
-    nodes = analysis.graph.nodes
+    position = {path: i for i, path in enumerate(analysis.graph.nodes)}
+    for keeper, key, size in _kept_entries(analysis, value_bytes):
+        earlier = kept.get(key, (0, len(position)))[1]
+        kept[key] = (size, 0 if keeper is None else min(earlier, position[keeper]))
+    return kept
 
-    def keep(path):
-        """Keep a node's output; a concatenation as its pieces, a flatten or reshape as what it views."""
-        if path not in analysis.nodes or nodes[path].kind == "input":  # the batch: counted as workspace
-            return
-        if nodes[path].kind in ("concat", "flatten", "reshape", "identity"):  # views or pieces of other tensors
-            for piece in nodes[path].inputs:
-                keep(piece)
-            return
-        kept[("out", path)] = math.prod(analysis.nodes[path].shape) * value_bytes
 
+def _kept_entries(analysis, value_bytes):
+    """(the layer that keeps it, or None when held to the end of the step; key; bytes per sample) for each
+    tensor a layer keeps for its gradient, a tensor kept by several layers once for each."""
+    nodes, consumers = analysis.graph.nodes, analysis.graph.consumers()
     for node in nodes.values():
         info = analysis.nodes.get(node.path)
         if info is None:
             continue
-        elements = math.prod(info.shape)
-        for what in K.lookup(node.kind).kept_for_backward(node.attrs):
-            if what == "inputs":
+        kind, path, elements = K.lookup(node.kind), node.path, math.prod(info.shape)
+        shapes = [analysis.nodes[i].shape for i in node.inputs]
+        if inside := kind.kept_inside(node.attrs, shapes, info.shape):
+            yield path, ("inside", path), inside * value_bytes
+        if held := kind.held_through_step(node.attrs, shapes, info.shape):
+            yield None, ("held", path), held * 4  # int32 indices
+        if _bias_before_batchnorm(node, nodes, consumers):
+            yield path, ("before bias", path), elements * value_bytes
+        for what in kind.kept_for_backward(node.attrs):
+            if what == "inputs" and not _input_recomputed(node, nodes):
                 for i in node.inputs:
-                    keep(i)
+                    yield from _output_of(analysis, i, path, value_bytes)
             elif what == "output":
-                keep(node.path)
-            elif isinstance(what, tuple):  # ("inputs_worth", k)
-                kept[("worth", node.path)] = what[1] * _input_elements(analysis, node) * value_bytes
+                yield from _output_of(analysis, path, path, value_bytes)
+            elif isinstance(what, tuple):  # ("inputs_worth", k) or ("outputs_worth", k)
+                worth = _input_elements(analysis, node) if what[0] == "inputs_worth" else elements
+                yield path, (what[0], path), what[1] * worth * value_bytes
             elif what == "mask":
-                kept[("mask", node.path)] = elements
-            else:  # "pre_activation"
-                kept[("pre", node.path)] = elements * value_bytes
-    return sum(kept.values())
+                yield path, ("mask", path), elements
+            elif what == "pre_activation":
+                yield path, ("pre", path), elements * value_bytes
 
 
-def backward_buffers_per_sample(analysis) -> int:
-    """Elements per sample of the largest working set of one layer's backward step: the gradients of its
-    output and inputs and the scratch buffers its kind needs (:meth:`archspec.kinds.Kind.scratch_for_backward`),
-    at least the two largest activations.  Transient: one layer's at a time, so the largest, not the sum."""
-    sizes = {path: math.prod(info.shape) for path, info in analysis.nodes.items()}
-    largest = sum(sorted(sizes.values(), reverse=True)[:2])
+def _output_of(analysis, path, keeper, value_bytes):
+    """A node's output as ``keeper`` keeps it: a flatten or reshape as what it views (a concatenation is a
+    copy); the input batch not at all (the workspace counts it)."""
+    node = analysis.graph.nodes[path]
+    if path not in analysis.nodes or node.kind == "input":
+        return
+    if node.kind in ("flatten", "reshape", "identity"):
+        for piece in node.inputs:
+            yield from _output_of(analysis, piece, keeper, value_bytes)
+        return
+    yield keeper, ("out", path), math.prod(analysis.nodes[path].shape) * value_bytes
+
+
+def _bias_before_batchnorm(node, nodes, consumers) -> bool:
+    """A convolution with a bias that feeds batch norm: XLA keeps its output before the bias as well as after
+    it (``bench/xla_peak_buffers.py`` on ResNet-50)."""
+    return (node.kind in ("conv2d", "depthwise_conv2d", "separable_conv2d") and bool(node.attrs.get("use_bias"))
+            and any(nodes[c].kind == "batchnorm" for c in consumers[node.path]))
+
+
+def _input_recomputed(node, nodes) -> bool:
+    """A ReLU-like activation right after batch norm or an addition: XLA fuses the normalisation (and the
+    addition) into the activation's gradient and recomputes its input from what those keep
+    (``bench/xla_peak_buffers.py`` on MobileNet and ResNet-50)."""
+    return (node.kind == "activation" and node.attrs["fn"] in RECOMPUTED and len(node.inputs) == 1
+            and nodes[node.inputs[0]].kind in ("batchnorm", "add"))
+
+
+def peak_bytes_per_sample(analysis, value_bytes: int) -> int:
+    """Bytes per sample at the peak of the backward pass: going back from the last layer, the kept tensors
+    still needed (those of this layer and the ones before it) plus this layer's working set."""
+    freed_at = collections.Counter()
+    for size, position in kept_tensors(analysis, value_bytes).values():
+        freed_at[position] += size
+    live, peak = 0, 0
+    for i, node in enumerate(analysis.graph.nodes.values()):
+        live += freed_at[i]
+        if node.path in analysis.nodes:
+            peak = max(peak, live + working_set(analysis, node) * value_bytes)
+    return peak
+
+
+def working_set(analysis, node) -> int:
+    """Elements per sample one layer's backward step needs while it runs: the gradients of its output and
+    inputs and the scratch buffers of its kind (:meth:`archspec.kinds.Kind.scratch_for_backward`)."""
+    in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
+    return (_input_elements(analysis, node) * (1 + in_worth)
+            + math.prod(analysis.nodes[node.path].shape) * (1 + out_worth))
+
+
+def step_buffers(analysis) -> int:
+    """Elements of the largest buffers one layer makes the step hold whatever the batch
+    (:meth:`archspec.kinds.Kind.step_buffers`, e.g. a depthwise kernel's dense gradient)."""
+    largest = 0
     for node in analysis.graph.nodes.values():
-        if node.path in sizes:
-            in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
-            working = _input_elements(analysis, node) * (1 + in_worth) + sizes[node.path] * (1 + out_worth)
-            largest = max(largest, working)
+        if node.path in analysis.nodes:
+            shapes = [analysis.nodes[i].shape for i in node.inputs if i in analysis.nodes]
+            largest = max(largest, K.lookup(node.kind).step_buffers(node.attrs, shapes))
     return largest
 
 

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from archspec import check
-from archspec.memory import MemoryEstimateError, optimizer_slots, parse_size, training_memory
+from archspec.memory import (MemoryEstimateError, kept_tensors, optimizer_slots, parse_size, step_buffers,
+                             training_memory)
 
 from .conftest import SPECS, run_cli
 
@@ -27,13 +28,46 @@ def test_the_arithmetic_of_a_small_network(write_spec):
     step = training_memory(check(write_spec(TINY)), 10, "adam")
     params = 4 * 9 + 4 + 256 * 10 + 10
     assert (step.weights, step.gradients, step.optimizer) == (params * 4, params * 4, 2 * params * 4)
-    # kept per sample: the ReLU's input (the conv output) and the dense layer's input (the ReLU output, which the
-    # flatten only views), 256 floats each, and the softmax output; the workspace is the batch itself and the
-    # largest working set of one layer's backward step: the ReLU's, its input and output gradients and one
-    # output's worth of XLA's scratch, 3 x 256 floats
-    assert step.activations == 10 * (2 * 256 * 4 + 10 * 4)
-    assert step.workspace == 10 * (64 * 4 + 3 * 256 * 4)
+    # kept per sample, 522 floats: the ReLU's input (the conv output) and its output (the dense layer's input,
+    # which the flatten only views), 256 floats each, and the softmax output.  The backward pass peaks at the
+    # ReLU's step: the tensor the layers up to it keep (256; the ReLU and softmax outputs are freed by then) and
+    # its working set, its input and output gradients and one output's worth of XLA's scratch (3 x 256), 1,024
+    # floats; the workspace is that beyond the kept tensors, 1,024 - 522, and the batch itself, 64 floats
+    assert step.activations == 10 * 522 * 4
+    assert step.workspace == 10 * (64 + 1024 - 522) * 4
     assert step.total == step.fixed + 10 * step.per_sample
+
+
+RULES = """\
+spec_version: 1
+layers:
+  - input: {shape: [8, 8, 2]}
+  - conv2d: {id: conv, filters: 4, kernel: 3, padding: same}
+  - batchnorm: {id: bn}
+  - activation: {id: relu, fn: relu}
+  - max_pool2d: {id: pool, pool: 3, strides: 2, padding: same}
+  - depthwise_conv2d: {id: dw, kernel: 3, padding: same}
+  - concat: {id: both, inputs: [pool, dw]}
+  - batchnorm: {id: bn2}
+  - global_avg_pool2d
+  - dense: {units: 10, activation: softmax}
+"""
+
+
+def test_the_rules_taken_from_xla_buffers(write_spec):
+    a = check(write_spec(RULES))
+    kept = kept_tensors(a, 4)
+    # batch norm keeps the conv output; the ReLU's input is recomputed from it, so the batch norm output is not
+    # kept; the ReLU output is (the max pool's input), and so is the concatenation (the second batch
+    # norm's input), a copy of its pieces, not a view
+    assert {("out", "conv"), ("out", "relu"), ("out", "pool"), ("out", "both")} <= set(kept)
+    assert ("out", "bn") not in kept
+    assert ("before bias", "conv") in kept  # a conv with a bias before batch norm: its output before the bias too
+    # the padded 3x3/2 max pool's four int32 index arrays over its 9x9x4 padded input, held to the end
+    assert kept[("held", "pool")] == (4 * 9 * 9 * 4 * 4, 0)
+    # the depthwise kernel's dense 3x3x4x4 gradient and its transposed copy, whatever the batch
+    assert step_buffers(a) == 2 * 3 * 3 * 4 * 4
+    assert training_memory(a, 2).fixed - training_memory(a, 1).fixed == 0
 
 
 def test_optimizers_batches_devices_and_precision(write_spec):
