@@ -402,7 +402,7 @@ def _detail(ctx, param, value):
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Diagram file: .svg, .png, .pdf (need Graphviz's dot) or .dot.")
+              help="Diagram file: .svg, .png, .pdf (need Graphviz's dot), .dot, or .html (the interactive view).")
 @click.option("--detail", default="blocks", show_default=True, callback=_detail, metavar="blocks|layers|N",
               help="blocks: top-level items, blocks collapsed; layers: every layer, blocks as clusters; "
                    "N: expand blocks down to nesting depth N (1 = blocks).")
@@ -412,16 +412,21 @@ def _detail(ctx, param, value):
 @click.option("--no-params", is_flag=True, help="Hide parameter counts.")
 @click.option("--edge-shapes", is_flag=True, help="Label edges with tensor shapes.")
 @click.option("--no-legend", is_flag=True, help="Leave out the colour legend.")
+@click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER",
+              help="With an .html output: mark what differs from the spec OTHER (as archspec diff SPEC OTHER): "
+                   "removed and changed nodes, and OTHER's added nodes drawn in.")
 @_set_option
 @_choose_option
-def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, sets, chooses):
-    """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed."""
+def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, other, sets, chooses):
+    """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed; an .html
+    output is the interactive view."""
     from builders.diagram import RenderError
 
     net = _load(spec, sets, chooses)
+    against = archspec.load(other) if other else None
     try:
         net.render(output, detail=detail, direction=direction, show_shapes=not no_shapes,
-                   show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend)
+                   show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend, against=against)
     except RenderError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {output}", err=True)

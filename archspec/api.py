@@ -91,11 +91,14 @@ class Spec:
         return build_model(self.graph, include_aux=include_aux)
 
     def render(self, path: str, **options) -> str:
-        """Draw the network with Graphviz to ``path`` (.svg, .png, .pdf or .dot); options as ``archspec render``:
-        ``detail`` ("blocks", "layers" or a depth), ``direction``, ``show_shapes``, ``show_params``,
-        ``edge_shapes``, ``legend``."""
+        """Draw the network with Graphviz to ``path`` (.svg, .png, .pdf or .dot) or as the interactive view
+        (.html); options as ``archspec render``: ``detail`` ("blocks", "layers" or a depth), ``direction``,
+        ``show_shapes``, ``show_params``, ``edge_shapes``, ``legend``; ``against`` (another ``Spec``, .html
+        only) marks what differs from it."""
         from builders.diagram import render_spec_analysis
 
+        if options.get("against") is not None:
+            options["against"] = options["against"].analysis
         render_spec_analysis(self.analysis, path, **options)
         return path
 

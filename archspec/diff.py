@@ -124,9 +124,9 @@ def diff_text(d: Diff, name_a: str, name_b: str) -> str:
     lines = [f"{name_a} → {name_b}: " + ("the same architecture" if d.equal else
                                            f"{sum(c.what != 'renamed' for c in d.changes)} node(s) differ")]
     for c in d.changes:
+        what = describe(c)
         lines.append(f"  {c.what:<8} {c.path}" + (f" (was {c.was})" if c.was else "") + f"  [{c.kind}]"
-                     + "".join(f"; {k}: {_v(x)} → {_v(y)}" for k, (x, y) in c.settings.items())
-                     + (f"; output {fmt_shape(c.shape[0])} → {fmt_shape(c.shape[1])}" if c.shape else ""))
+                     + (f"; {what}" if what else ""))
     if d.blocks:
         table = [("block", "Δparams", "ΔMACs", "ΔRF", "Δactivations")]
         for r in d.blocks:
@@ -139,6 +139,14 @@ def diff_text(d: Diff, name_a: str, name_b: str) -> str:
             ("params", t["params"], _comma), ("MACs", t["macs"], human),
             ("activations", t["activation_bytes_per_sample"], human_bytes), ("nodes", t["nodes"], str)))]
     return "\n".join(lines)
+
+
+def describe(c: Change) -> str:
+    """What changed in a node: ``kernel: [11, 11] → [7, 7]; output 55×55×96 → 110×110×96``."""
+    parts = [f"{k}: {_v(x)} → {_v(y)}" for k, (x, y) in c.settings.items()]
+    if c.shape:
+        parts.append(f"output {fmt_shape(c.shape[0])} → {fmt_shape(c.shape[1])}")
+    return "; ".join(parts)
 
 
 def diff_json(d: Diff, name_a: str, name_b: str) -> dict:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 
+from archspec.diff import describe, diff, match_nodes
 from archspec.files import write_text
 from archspec.kinds import fmt_shape, lookup
 from archspec.numbers import human, human_bytes
@@ -24,35 +25,90 @@ ASSETS = os.path.join(os.path.dirname(__file__), "html_assets")
 # the bundled libraries, as published (gzipped here: one tenth of the size, and out of text searches)
 LIBRARIES = {"CYTOSCAPE": "cytoscape.min.js.gz", "DAGRE": "dagre.min.js.gz", "CYTOSCAPE_DAGRE": "cytoscape-dagre.js.gz",
              "VIEW": "view.js"}
+# borders of what differs under ``render --diff`` (blocks holding any: the changed colour, dashed)
+DIFF_COLOURS = {"added": "#2CA02C", "removed": "#D62728", "changed": "#FF7F0E"}
+DIFF_LEGEND = {"added": "only in the other spec (border)", "removed": "not in the other spec (border)",
+               "changed": "changed in the other spec (border)"}
 
 
-def view_data(analysis, *, detail="blocks", direction="TB", show_shapes=True) -> dict:
-    """What the page draws: nodes (with everything the info panel shows), blocks, edges, legend."""
+def view_data(analysis, *, detail="blocks", direction="TB", show_shapes=True, against=None) -> dict:
+    """What the page draws: nodes (with everything the info panel shows), blocks, edges, legend; with
+    ``against`` (another analysed spec), what differs from it marked (:func:`_mark_differences`)."""
     graph = analysis.graph
-    depth = parse_detail(detail)
     blocks = _blocks(analysis)
-    nodes = []
-    for path, node in graph.nodes.items():
-        info = analysis.nodes[path]
-        kind = lookup(node.kind)
-        nodes.append({
-            "id": path, "name": node.name, "label": info.label, "kind": node.kind,
-            "colour": CATEGORY_COLOURS.get(kind.category, CATEGORY_COLOURS["other"]),
-            "parent": _parent(path, blocks), "shape": fmt_shape(info.shape), "params": f"{info.params:,}",
-            "macs": f"{info.macs:,} ({human(info.macs)})", "memory": human_bytes(info.memory) + " per sample",
-            "rf": f"{info.rf} px, stride {info.jump}" if info.rf is not None else "-",
-            "settings": json.dumps(dict(node.attrs), default=str), "loc": str(node.loc or ""),
-        })
     categories = {lookup(n.kind).category for n in graph.nodes.values()}
     totals = analysis.totals()
-    return {
-        "title": graph.name, "detail": depth, "direction": direction if direction in ("TB", "LR") else "TB",
-        "shapes": show_shapes, "block_colour": BLOCK_COLOUR, "nodes": nodes, "blocks": list(blocks.values()),
+    data = {
+        "title": graph.name, "detail": parse_detail(detail),
+        "direction": direction if direction in ("TB", "LR") else "TB", "shapes": show_shapes,
+        "block_colour": BLOCK_COLOUR, "nodes": [_node_entry(analysis, path, blocks) for path in graph.nodes],
+        "blocks": list(blocks.values()),
         "edges": [[i, path] for path, node in graph.nodes.items() for i in node.inputs],
         "legend": [(CATEGORY_COLOURS[c], CATEGORY_NAMES[c]) for c in CATEGORY_COLOURS if c in categories]
         + [(BLOCK_COLOUR, "block (click to expand)")],
         "totals": f"{totals['nodes']} nodes · {totals['params']:,} params · {human(totals['macs'])} MACs",
     }
+    if against is not None:
+        _mark_differences(data, analysis, against, blocks)
+    return data
+
+
+def _node_entry(analysis, path, blocks):
+    node, info = analysis.graph.nodes[path], analysis.nodes[path]
+    kind = lookup(node.kind)
+    return {
+        "id": path, "name": node.name, "label": info.label, "kind": node.kind,
+        "colour": CATEGORY_COLOURS.get(kind.category, CATEGORY_COLOURS["other"]),
+        "parent": _parent(path, blocks), "shape": fmt_shape(info.shape), "params": f"{info.params:,}",
+        "macs": f"{info.macs:,} ({human(info.macs)})", "memory": human_bytes(info.memory) + " per sample",
+        "rf": f"{info.rf} px, stride {info.jump}" if info.rf is not None else "-",
+        "settings": json.dumps(dict(node.attrs), default=str), "loc": str(node.loc or ""),
+    }
+
+
+def _mark_differences(data, a, b, blocks):
+    """Mark A's nodes that B removes or changes (``diff`` and ``change`` on each); draw B's added nodes and
+    blocks in (their ids ``+`` and B's path, inside A's blocks where those exist); mark the blocks holding any."""
+    pairs = match_nodes(a.graph, b.graph)
+    in_a = {pb: pa for pa, pb in pairs.items()}
+    entries = {n["id"]: n for n in data["nodes"]}
+    new_blocks = {prefix: row for prefix, row in _blocks(b).items() if prefix not in blocks}
+    for prefix, row in new_blocks.items():
+        data["blocks"].append({**row, "id": "+" + prefix, "parent": _parent_in_both(prefix, blocks, new_blocks),
+                               "diff": "added"})
+    consumers = b.graph.consumers()
+    for c in diff(a, b).changes:
+        if c.what == "removed":
+            entries[c.path].update(diff="removed", change="not in the other spec")
+        elif c.what == "changed":
+            entries[in_a[c.path]].update(diff="changed", change=describe(c))
+        elif c.what == "added":
+            data["nodes"].append({**_node_entry(b, c.path, blocks), "id": "+" + c.path, "diff": "added",
+                                  "change": "only in the other spec",
+                                  "parent": _parent_in_both(c.path, blocks, new_blocks)})
+            data["edges"] += [[in_a.get(i, "+" + i), "+" + c.path] for i in b.graph.nodes[c.path].inputs]
+            data["edges"] += [["+" + c.path, in_a.get(o, "+" + o)] for o in consumers[c.path]]
+    by_id = {row["id"]: row for row in data["blocks"]}
+    for entry in data["nodes"]:
+        parent = entry["parent"] if entry.get("diff") else None
+        while parent:
+            by_id[parent].setdefault("diff", "inside")
+            parent = by_id[parent]["parent"]
+    data["legend"] += [(DIFF_COLOURS[what], text) for what, text in DIFF_LEGEND.items()]
+    data["against"] = b.graph.name
+    data["totals"] += f" · bordered: what differs in {b.graph.name}"
+
+
+def _parent_in_both(path, blocks, new_blocks):
+    """The innermost block holding B's ``path``: A's where it has it, else B's own (id ``+`` prefix)."""
+    parts = path.split("/")
+    for k in range(len(parts) - 1, 0, -1):
+        prefix = "/".join(parts[:k])
+        if prefix in blocks:
+            return prefix
+        if prefix in new_blocks:
+            return "+" + prefix
+    return None
 
 
 def _blocks(analysis):

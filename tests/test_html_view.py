@@ -116,3 +116,50 @@ def test_the_search_box_finds_and_reveals_a_node(browser, page):
     assert _info(browser)["node"] == "conv4/block5/conv_c"
     browser.execute_script("window.archspec.expandAll()")
     assert len(browser.execute_script("return window.archspec.visible()")) >= 177  # every layer, and the blocks
+
+
+def _page_data(path):
+    text = path.read_text()
+    return json.loads(text.split('id="archspec-data">')[1].split("</script>")[0])
+
+
+def test_render_diff_marks_the_changes_against_the_other_spec(tmp_path):
+    out = tmp_path / "alexnet-zfnet.html"
+    r = run_cli("render", os.path.join(SPECS, "alexnet.yaml"), "-o", str(out), "--diff",
+                os.path.join(SPECS, "zfnet.yaml"))
+    assert r.returncode == 0, r.stderr
+    marked = {n["id"]: n for n in _page_data(out)["nodes"] if n.get("diff")}
+    assert marked["conv1"]["diff"] == "changed"  # ZFNet's 7x7/2 first layer and the shapes after it
+    assert "kernel: [11, 11] → [7, 7]" in marked["conv1"]["change"] and "strides: [4, 4] → [2, 2]" in \
+        marked["conv1"]["change"]
+    assert marked["norm1"]["change"] == "output 55×55×96 → 110×110×96"
+
+
+@pytest.mark.parametrize("output, other, message", [
+    ("x.svg", "zfnet.yaml", "--diff marks the differences in the interactive view"),
+    ("x.html", "not-a-spec.yaml", "not-a-spec.yaml"),
+])
+def test_render_diff_bad_input_is_one_line_and_exit_1(tmp_path, output, other, message):
+    other_path = os.path.join(SPECS, other) if other != "not-a-spec.yaml" else str(tmp_path / other)
+    if other == "not-a-spec.yaml":
+        (tmp_path / other).write_text("hello: [\n")
+    r = run_cli("render", os.path.join(SPECS, "alexnet.yaml"), "-o", str(tmp_path / output), "--diff", other_path)
+    assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / output).exists()
+
+
+def test_render_diff_draws_the_added_blocks_in(browser, tmp_path):
+    out = tmp_path / "resnet50-101.html"
+    r = run_cli("render", os.path.join(SPECS, "resnet50.yaml"), "-o", str(out), "--diff",
+                os.path.join(SPECS, "resnet101.yaml"))
+    assert r.returncode == 0, r.stderr
+    _open(browser, out)
+    assert dict(browser.execute_script("return window.archspec.info('conv4')"))["differs"]
+    _click(browser, "conv4")  # the repeat opens: ResNet-50's six blocks and ResNet-101's seventeen more
+    visible = set(browser.execute_script("return window.archspec.visible()"))
+    assert {"conv4/block6", "+conv4/block7", "+conv4/block23"} <= visible
+    browser.execute_script("window.archspec.toggle('+conv4/block7')")
+    assert "+conv4/block7/conv_a" in browser.execute_script("return window.archspec.visible()")
+    _click(browser, "+conv4/block7/conv_a", hover_only=True)
+    assert _info(browser)["added"] == "only in the other spec"
+    browser.save_screenshot(str(tmp_path / "diff.png"))

@@ -35,13 +35,13 @@
       const open = expanded.has(b.id);
       out.push({ group: "nodes", classes: open ? "open" : "block",
                  data: sized({ id: b.id, label: open ? b.title : b.title + "\n" + b.summary,
-                               parent: b.parent || undefined }) });
+                               parent: b.parent || undefined, diff: b.diff }) });
     }
     for (const n of data.nodes) {
       if (shownAs(n.id) !== n.id) continue;
       out.push({ group: "nodes", classes: "layer",
                  data: sized({ id: n.id, label: n.name + "\n" + n.label + (data.shapes ? "\n" + n.shape : ""),
-                               colour: n.colour, parent: n.parent || undefined }) });
+                               colour: n.colour, parent: n.parent || undefined, diff: n.diff }) });
     }
     const seen = new Set();
     for (const [source, target] of data.edges) {
@@ -54,6 +54,9 @@
     return out;
   }
 
+  const faded = data.against ? [  // render --diff: what is the same as in the other spec recedes
+    { selector: "node.layer[^diff]", style: { "background-opacity": 0.3, "color": "#777", "border-color": "#BBB" } },
+  ] : [];
   const cy = cytoscape({
     container: document.getElementById("graph"),
     style: [
@@ -64,10 +67,18 @@
       { selector: "node.block", style: { "background-color": data.block_colour, "border-width": 2 } },
       { selector: "node.open", style: { "padding": 8, "background-color": "#F6F6F6", "background-opacity": 0.6,
           "text-valign": "top", "text-halign": "center", "font-weight": "bold", "border-style": "dashed" } },
+      // render --diff: what differs from the other spec (the colours of DIFF_COLOURS in html_view.py)
+      { selector: 'node[diff = "added"]', style: { "border-color": "#2CA02C", "border-width": 3,
+          "border-style": "dashed" } },
+      { selector: 'node[diff = "removed"]', style: { "border-color": "#D62728", "border-width": 3 } },
+      { selector: 'node[diff = "changed"]', style: { "border-color": "#FF7F0E", "border-width": 3 } },
+      { selector: 'node[diff = "inside"]', style: { "border-color": "#FF7F0E", "border-width": 3,
+          "border-style": "dashed" } },
       { selector: "node.found", style: { "border-color": "#0050E0", "border-width": 4 } },
       { selector: ":selected", style: { "border-color": "#0050E0", "border-width": 3 } },
       { selector: "edge", style: { "width": 1.2, "line-color": "#777", "target-arrow-color": "#777",
           "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
+      ...faded,
     ],
   });
 
@@ -112,10 +123,11 @@
     const n = nodes.get(id);
     if (n) return [["node", n.id], ["kind", n.label], ["output", n.shape], ["params", n.params],
                    ["MACs", n.macs], ["receptive field", n.rf], ["activations", n.memory],
-                   ["settings", n.settings], ["defined at", n.loc]];
+                   ["settings", n.settings], ["defined at", n.loc]].concat(n.diff ? [[n.diff, n.change]] : []);
     const b = blocks.get(id);
     return [["block", b.id], ["what", b.kind], ["nodes", String(b.count)], ["output", b.shape],
             ["params", b.params], ["MACs", b.macs], ["activations", b.memory], ["called at", b.loc],
+            ...(b.diff ? [["differs", "something inside differs from B"]] : []),
             ["", expanded.has(b.id) ? "click to collapse" : "click to expand"]];
   }
 
