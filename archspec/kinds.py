@@ -412,7 +412,8 @@ class PoolKind(Kind):
         # (bench/xla_peak_buffers.py on Inception-v1)
         if self.name != "max_pool2d" or a["padding"] == "valid":
             return 0
-        rows, cols = ((o - 1) * s + k for o, s, k in zip(out[:2], self._strides(a), a["pool"]))
+        rows, cols = (max(i, (o - 1) * s + k) for i, o, s, k in zip(shapes[0][:2], out[:2], self._strides(a),
+                                                                        a["pool"]))
         return 4 * rows * cols * shapes[0][-1]
 
     def scratch_for_backward(self, a):

@@ -5,7 +5,8 @@ browser by dagre (through cytoscape.js and cytoscape-dagre, bundled from ``html_
 licences).  Blocks start collapsed to ``detail`` (as the SVG's); a click expands or collapses any block, a
 repeat folded as ×N; hovering or clicking shows a node's kind, settings, output shape, parameters, MACs,
 receptive field, activation memory and where the spec defines it; a search box finds nodes by path.  The
-colours and legend are the SVG's (:mod:`builders.diagram`).
+colours and legend are the SVG's (:mod:`builders.diagram`).  ``render --diff OTHER`` borders what differs from
+another spec, matched as :mod:`archspec.diff` matches them, and fades the rest.
 """
 
 from __future__ import annotations
