@@ -43,13 +43,16 @@ def _random_statistics(model, rng):
 
 
 def _logits_model(name):
-    """keras.applications.NAME without its classifier's softmax (a saturated softmax would hide differences)."""
-    model = load_source(f"keras:{name}")
+    """keras.applications.NAME without its classifier's softmax (a saturated softmax would hide differences), at
+    the input size ``load_source`` gives it; built once where the constructor takes ``classifier_activation``."""
+    constructor = getattr(keras.applications, name)
     try:
-        return getattr(keras.applications, name)(weights=None, classifier_activation=None,
-                                                 input_shape=tuple(model.inputs[0].shape[1:]))
+        model = constructor(weights=None, classifier_activation=None)
     except (TypeError, ValueError):
-        return model
+        return load_source(f"keras:{name}")
+    if any(d is None for d in model.inputs[0].shape[1:]):  # as load_source: at 224x224 then
+        model = constructor(weights=None, classifier_activation=None, input_shape=(224, 224, 3))
+    return model
 
 
 @pytest.mark.slow
