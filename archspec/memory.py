@@ -73,7 +73,7 @@ class TrainingMemory:
     gradients: int
     optimizer: int
     activations: int  # kept for the backward pass, at the local batch
-    workspace: int  # the input batch, the largest working set of one layer's backward step, step buffers
+    workspace: int  # the input batch, the backward pass's peak beyond the kept tensors, the step buffers
     per_sample: int  # activations + workspace per sample
     fixed: int  # weights + gradients + optimizer slots + the buffers that do not grow with the batch
 
@@ -103,20 +103,16 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
     slots = optimizer_slots(opt)
     local = math.ceil(batch / devices)
     value = 2 if mixed_precision else FLOAT
-    per_sample_kept = kept_bytes_per_sample(analysis, value)
+    kept = kept_tensors(analysis, value)
+    per_sample_kept = sum(size for size, _ in kept.values())
     input_elements = sum(math.prod(analysis.nodes[n.path].shape) for n in graph.inputs)
-    workspace = input_elements * FLOAT + peak_bytes_per_sample(analysis, value) - per_sample_kept
+    workspace = input_elements * FLOAT + peak_bytes_per_sample(analysis, kept, value) - per_sample_kept
     step = step_buffers(analysis) * value
     return TrainingMemory(
         batch=batch, devices=devices, weights=params * FLOAT, gradients=trainable * FLOAT,
         optimizer=slots * trainable * FLOAT, activations=per_sample_kept * local,
         workspace=workspace * local + step, per_sample=per_sample_kept + workspace,
         fixed=(params + trainable * (1 + slots)) * FLOAT + step)
-
-
-def kept_bytes_per_sample(analysis, value_bytes: int) -> int:
-    """Bytes per sample of the tensors the backward pass keeps, each tensor once."""
-    return sum(size for size, _ in kept_tensors(analysis, value_bytes).values())
 
 
 def kept_tensors(analysis, value_bytes: int) -> dict:
@@ -189,11 +185,12 @@ def _input_recomputed(node, nodes) -> bool:
             and nodes[node.inputs[0]].kind in ("batchnorm", "add"))
 
 
-def peak_bytes_per_sample(analysis, value_bytes: int) -> int:
-    """Bytes per sample at the peak of the backward pass: going back from the last layer, the kept tensors
-    still needed (those of this layer and the ones before it) plus this layer's working set."""
+def peak_bytes_per_sample(analysis, kept: dict, value_bytes: int) -> int:
+    """Bytes per sample at the peak of the backward pass: going back from the last layer, the tensors of
+    ``kept`` (:func:`kept_tensors`) still needed, those of this layer and the ones before it, plus this layer's
+    working set."""
     freed_at = collections.Counter()
-    for size, position in kept_tensors(analysis, value_bytes).values():
+    for size, position in kept.values():
         freed_at[position] += size
     live, peak = 0, 0
     for i, node in enumerate(analysis.graph.nodes.values()):
