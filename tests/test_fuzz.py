@@ -1,20 +1,19 @@
 """Bad input: random and mutated YAML/JSON, hostile tags, alias bombs, huge repeats.
 
-Each gets a SpecError (never another exception) quickly, and nothing executes.
+Each gets a SpecError (never another exception) or a graph within the resolver's node limit, and nothing
+executes.
 """
 
 import glob
 import json
 import os
-import time
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archspec import SpecError, check
-from archspec.resolve import resolve_lenient
+from archspec.resolve import MAX_NODES, resolve_lenient
 
 from .conftest import SPECS
 
@@ -24,12 +23,12 @@ SPEC_TEXTS = [open(p).read() for p in sorted(glob.glob(os.path.join(SPECS, "*.ya
 def _check_text(tmp_path, text, name="fuzz.yaml"):
     path = tmp_path / name
     path.write_text(text)
-    start = time.perf_counter()
     try:
-        check(str(path))
+        analysis = check(str(path))
     except SpecError as e:
         assert e.diagnostics and all(str(d) for d in e.diagnostics)
-    assert time.perf_counter() - start < 5  # generous bound for a loaded CI box; typical is milliseconds
+    else:  # the work is bounded by the resolver's node limit (its speed is bench/bench_check.py's, not a test's)
+        assert len(analysis.nodes) <= MAX_NODES
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -96,16 +95,13 @@ def test_billion_laughs(tmp_path):
     for i in range(1, 10):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     text = "spec_version: 1\nvariables:\n" + "\n".join("  " + line for line in lines) + "\nlayers: []\n"
-    start = time.perf_counter()
-    with pytest.raises(SpecError, match="alias bomb"):
+    with pytest.raises(SpecError, match="alias bomb"):  # refused before the aliases are expanded
         (tmp_path / "bomb.yaml").write_text(text)
         check(str(tmp_path / "bomb.yaml"))
-    assert time.perf_counter() - start < 5
 
 
 def test_nested_repeats_are_bounded(write_spec):
-    start = time.perf_counter()
-    with pytest.raises(SpecError, match="more than 100,000 nodes"):
+    with pytest.raises(SpecError, match="more than 100,000 nodes"):  # stopped at the limit, not after 10^8
         check(write_spec("""
             spec_version: 1
             layers:
@@ -116,7 +112,6 @@ def test_nested_repeats_are_bounded(write_spec):
                   layers:
                     - dense: {units: 2, repeat: 10000}
         """))
-    assert time.perf_counter() - start < 20
 
 
 def test_terabyte_shapes_are_refused(write_spec):
