@@ -10,7 +10,7 @@ import click
 
 import archspec
 from archspec.errors import SpecError
-from archspec.files import write_text
+from archspec.files import OutputRefused, check_output, write_text
 
 
 def _pairs(values, what):
@@ -29,6 +29,18 @@ _set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                            help="Override a spec value, e.g. --set variables.classes=10.")
 _choose_option = click.option("--choose", "chooses", multiple=True, metavar="NAME=VALUE",
                               help="Value of a search annotation (default: its default), e.g. --choose stage1.repeat=2.")
+
+
+_overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+
+
+def _check_out(path, overwrite, *inputs):
+    """Refuse an output that is one of the command's inputs, or that exists (without --overwrite)."""
+    if path:
+        try:
+            check_output(path, overwrite=overwrite, inputs=inputs)
+        except OutputRefused as e:
+            raise click.ClickException(str(e)) from None
 
 
 def _load(spec, sets, chooses):
@@ -148,11 +160,14 @@ def diff(spec_a, spec_b, depth, as_json):
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@_overwrite_option
 @_set_option
 @_choose_option
-def resolve(spec, output, sets, chooses):
+def resolve(spec, output, overwrite, sets, chooses):
     """Print SPEC fully expanded (defaults, blocks, repeats, expressions, choices applied) as YAML."""
     from archspec.emit import to_yaml
+
+    _check_out(output, overwrite, spec)
 
     analysis = _analyse(spec, sets, chooses)
     _write_text(output, to_yaml(analysis.graph))
@@ -160,9 +175,12 @@ def resolve(spec, output, sets, chooses):
 
 @cli.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def schema(output):
+@_overwrite_option
+def schema(output, overwrite):
     """Print the JSON Schema of the spec language (for editors)."""
     from archspec.schema import build_schema
+
+    _check_out(output, overwrite)
 
     _write_text(output, json.dumps(build_schema(), indent=1) + "\n")
 
@@ -176,14 +194,13 @@ def schema(output):
                    "of images per class (their count sets the classes).")
 @click.option("--input", "input_shape", metavar="HxWxC", help="Input shape (default: the data's; 64x64x3 for a folder).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Spec file to write (default: NAME.yaml).")
-@click.option("--force", is_flag=True, help="Replace the file if it exists.")
-def init(name, family, data, input_shape, output, force):
+@click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace the file if it exists.")
+def init(name, family, data, input_shape, output, overwrite):
     """Write a small, commented starter spec NAME.yaml that checks and trains as written."""
     from archspec.starters import StarterError, starter_spec
 
     output = output or f"{name}.yaml"
-    if os.path.exists(output) and not force:
-        raise click.ClickException(f"{output} exists; give --force to replace it, or -o another file")
+    _check_out(output, overwrite)
     shape = None
     if input_shape:
         parts = input_shape.lower().split("x")
@@ -203,12 +220,15 @@ def init(name, family, data, input_shape, output, force):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The spec to write.")
 @click.option("--weights", type=click.Path(dir_okay=False), metavar="FILE.keras",
               help="Also write the model's weights, under the spec's node names (training.init_from takes it).")
-def import_(source, output, weights):
+@_overwrite_option
+def import_(source, output, weights, overwrite):
     """Turn a Keras model into a spec: SOURCE is keras:NAME (keras.applications, weights=None), a .keras file or
     a model JSON (model.to_json()); loaded in safe mode, nothing written unless every layer can be expressed."""
     _tf_quiet()
     if weights and not weights.endswith(".keras"):
         raise click.BadParameter(f"{weights}: the file name must end in .keras", param_hint="--weights")
+    _check_out(output, overwrite, source)
+    _check_out(weights, overwrite, source, output)
     from archspec.analysis import check
     from archspec.document import load_document
     from archspec.readable_spec import readable_spec
@@ -277,9 +297,10 @@ def list_():
 @click.option("--no-aux", is_flag=True, help="Only the main (first) output: leave out auxiliary heads.")
 @click.option("--weights", type=click.Path(dir_okay=False), metavar="FILE.keras",
               help="Start from these weights (same-named, same-shaped layers), e.g. from archspec import --weights.")
+@_overwrite_option
 @_set_option
 @_choose_option
-def build(spec, output, show_summary, no_aux, weights, sets, chooses):
+def build(spec, output, show_summary, no_aux, weights, overwrite, sets, chooses):
     """Compile SPEC to a Keras model (one layer per node, named after its path) and save it as .keras."""
     if not output and not show_summary:
         raise click.UsageError("nothing to do: give -o FILE.keras and/or --summary")
@@ -287,6 +308,7 @@ def build(spec, output, show_summary, no_aux, weights, sets, chooses):
         raise click.BadParameter(f"{output}: the file name must end in .keras", param_hint="-o/--output")
     if weights and not os.path.isfile(weights):
         raise click.BadParameter(f"{weights}: no such file", param_hint="--weights")
+    _check_out(output, overwrite, spec, weights)
     net = _load(spec, sets, chooses)
     for w in net.warnings:
         click.echo(str(w), err=True)
@@ -415,13 +437,16 @@ def _detail(ctx, param, value):
 @click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER",
               help="With an .html output: mark what differs from the spec OTHER (as archspec diff SPEC OTHER): "
                    "removed and changed nodes, and OTHER's added nodes drawn in.")
+@_overwrite_option
 @_set_option
 @_choose_option
-def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, other, sets, chooses):
+def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, no_legend, other, overwrite, sets,
+           chooses):
     """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed; an .html
     output is the interactive view."""
     from builders.diagram import RenderError
 
+    _check_out(output, overwrite, spec, other)
     net = _load(spec, sets, chooses)
     against = archspec.load(other) if other else None
     try:

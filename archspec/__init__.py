@@ -21,8 +21,9 @@ from .ir import Graph, Node  # noqa: E402
 from .kinds import Kind, register_kind  # noqa: E402
 from .keras_loading import register_layers_when_keras_loads  # noqa: E402
 from .resolve import resolve  # noqa: E402
+from .training import TrainingError  # noqa: E402
 
 register_layers_when_keras_loads()  # saved .keras models load after `import archspec` (see keras_loading)
 
-__all__ = ["Analysis", "Diagnostic", "Graph", "Kind", "Node", "Spec", "SpecError", "analyse", "check", "import_keras",
+__all__ = ["Analysis", "Diagnostic", "Graph", "Kind", "Node", "Spec", "SpecError", "TrainingError", "analyse", "check", "import_keras",
            "load", "load_document", "register_kind", "resolve", "search", "train", "__version__"]

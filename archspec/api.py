@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from .analysis import Analysis, check
+from .training import TrainingError
 
 
 class Spec:
@@ -160,7 +161,12 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
         from .document import load_document
 
         name = load_document(spec, overrides=overrides).data.get("name")
-        out = os.path.join("searches", str(name or os.path.splitext(os.path.basename(spec))[0]))
+        from .files import OutputRefused, default_folder
+
+        try:
+            out = default_folder("searches", str(name or os.path.splitext(os.path.basename(spec))[0]))
+        except OutputRefused as e:
+            raise TrainingError(str(e)) from None
     runner = None if options.get("role") == "chief" else TrialRunner(timeout=options.get("trial_timeout")).start()
     try:
         from builders.training.native_stderr import quiet_native_stderr

@@ -20,6 +20,7 @@ column.  Rules for ``extends: parent.yaml`` (child over parent):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from .errors import Loc, SpecError, did_you_mean, fail
@@ -32,6 +33,8 @@ TOP_KEYS = ("spec_version", "name", "description", "source", "quiet", "extends",
 LIBRARY_KEYS = ("spec_version", "description", "source", "include", "blocks")
 BLOCK_KEYS = ("doc", "source", "inputs", "params", "defaults", "layers", "output")
 MAX_EXTENDS = 16
+# a spec's name names its run and search folders (runs/NAME, searches/NAME): one plain path component
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 
 
 @dataclass
@@ -60,6 +63,17 @@ def _check_version(data, file):
     if data["spec_version"] != SPEC_VERSION:
         fail(data.at("spec_version"), "",
              f"spec_version {data['spec_version']!r} is not supported; this archspec reads version {SPEC_VERSION}")
+
+
+def _check_name(data):
+    """``name:`` is one file-name component: it becomes the folder ``runs/NAME``, which it must not leave."""
+    name = data.get("name")
+    if name is None:
+        return
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.strip(".") == "":
+        fail(data.at("name"), "", f"name: {name!r} is not a plain name; a spec's name names its run folder "
+             "(runs/NAME), so use letters, digits and _ . + - (up to 128, not starting with . or -), "
+             "e.g. name: resnet50_v2")
 
 
 def _resolve_path(ref, base_file, loc):
@@ -296,6 +310,7 @@ def load_document(path: str, text: str | None = None, overrides: dict | None = N
     data = _load_raw(path, [os.path.abspath(path)], text)
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value, path)
+    _check_name(data)
     blocks, origins = {}, {}
     _load_blocks(data, path, blocks, origins, set())
     for name, block in blocks.items():

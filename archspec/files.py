@@ -66,3 +66,32 @@ def sha256_of(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class OutputRefused(ValueError):
+    """A file or folder a command would write is refused (it would replace an input, or leave its place)."""
+
+
+def default_folder(root: str, name: str) -> str:
+    """``root/name``, the folder a run or search writes by default; it must stay inside ``root``.
+
+    The spec language allows only plain names, but a folder already at ``root/name`` could be a link that
+    leads elsewhere: the folder is resolved and refused unless it lies directly in ``root``.
+    """
+    path = os.path.join(root, name)
+    if os.path.dirname(os.path.realpath(path)) != os.path.realpath(root):
+        raise OutputRefused(f"{path} leads outside {root}/ (to {os.path.realpath(path)}); archspec writes a run or "
+                            f"search only inside {root}/ unless --out names the folder")
+    return path
+
+
+def check_output(path: str, *, overwrite: bool = False, inputs=()) -> None:
+    """Refuse to write ``path`` if it is one of ``inputs`` (always) or exists (unless ``overwrite``)."""
+    real = os.path.realpath(path)
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.realpath(source) == real:
+            raise OutputRefused(f"{path} is also an input of this command ({source}); write to another file")
+    if os.path.isdir(path):
+        raise OutputRefused(f"{path} is a folder; give a file name")
+    if os.path.lexists(path) and not overwrite:
+        raise OutputRefused(f"{path} exists; give --overwrite to replace it, or write to another file")

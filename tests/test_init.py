@@ -57,6 +57,6 @@ def test_bad_requests_say_what_would_do(tmp_path, args, message):
 def test_an_existing_file_is_kept(tmp_path):
     (tmp_path / "net.yaml").write_text("mine\n")
     r = run_cli("init", "net", cwd=str(tmp_path))
-    assert r.returncode == 1 and "net.yaml exists; give --force" in r.stderr
+    assert r.returncode == 1 and "net.yaml exists; give --overwrite" in r.stderr
     assert (tmp_path / "net.yaml").read_text() == "mine\n"
     assert run_cli("init", "net", "--force", cwd=str(tmp_path)).returncode == 0

@@ -82,6 +82,7 @@ def prepare_folder(out, *, marker, what, overwrite, resume, check_resume=None, r
         if not os.path.isfile(marker_path):
             raise TrainingError(f"{out} exists and is not an archspec {what} folder (no {marker}); "
                                 "choose another --out")
+        _refuse_links(out, what)
         lock(out, command)
         if resume:
             if check_resume is not None:
@@ -97,6 +98,17 @@ def prepare_folder(out, *, marker, what, overwrite, resume, check_resume=None, r
     os.makedirs(out, exist_ok=True)
     lock(out, command)
     return "new"
+
+
+def _refuse_links(out, what):
+    """A folder archspec reopens holds no symbolic links: writing through one (a checkpoint, a log, the history)
+    would land outside the folder."""
+    for folder, dirs, files in os.walk(out):  # does not descend into linked folders; they are listed in dirs
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                raise TrainingError(f"{path} is a symbolic link (to {os.readlink(path)}); archspec does not write "
+                                    f"through links in a {what} folder: remove it, or use another --out")
 
 
 _held_locks = {}  # (device, inode) of a folder's lock file -> the descriptor holding it
@@ -178,15 +190,25 @@ def previous_training(out):
     return read_json(path) if os.path.isfile(path) else {}
 
 
-def set_status(out, status):
-    """Record the run's status in run.json ("finished", "interrupted", "stopped: ...")."""
+def set_status(out, status, reason=None):
+    """Record the run's status in run.json ("finished", "interrupted", "failed", "stopped: ..."), and why."""
     path = os.path.join(out, RUN_MARKER)
     try:
         meta = read_json(path)
     except TrainingError:
         return
     meta["status"] = status
+    if reason:
+        meta["reason"] = reason
     write_json(path, meta)
+
+
+def run_status(out):
+    """The status run.json records (None if there is none)."""
+    try:
+        return read_json(os.path.join(out, RUN_MARKER)).get("status")
+    except (TrainingError, AttributeError):
+        return None
 
 
 def truncate_history(path, epochs_done):

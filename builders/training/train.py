@@ -95,6 +95,24 @@ def train(opts: TrainOptions, echo=print):
     t_start = time.perf_counter()
     job = _read_job(opts)
     place = _open_place(opts, job, echo)
+    try:
+        return _run(opts, job, place, t_start, echo)
+    except KeyboardInterrupt:
+        _mark_ended(place, "interrupted")
+        raise
+    except Exception as e:
+        _mark_ended(place, "failed", str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}")
+        raise
+
+
+def _mark_ended(place, status, reason=None):
+    """A run that stops before it finishes says so in run.json (unless it already said how it stopped)."""
+    if place.chief and rf.run_status(place.out) == "running":
+        rf.set_status(place.out, status, reason)
+
+
+def _run(opts, job, place, t_start, echo):
+    """Everything after the run folder is made: devices, model, fit, evaluation, the folder finished."""
     strategy, device_desc, notes = _devices(opts, job, place, echo)
     import keras
 
@@ -197,7 +215,7 @@ def _open_place(opts, job, echo):
     """The chief makes or reopens the run folder and records what it is about to do; the other workers of a
     cluster get a temporary folder."""
     n_workers, worker_index, chief = cluster_info()
-    out = opts.out or os.path.join("runs", job.graph.name)
+    out = opts.out or _default_out(job.graph.name)
     if not chief:
         work = tempfile.mkdtemp(prefix=f"archspec-worker{worker_index}-")
         atexit.register(shutil.rmtree, work, True)  # also when this worker fails
@@ -216,6 +234,15 @@ def _open_place(opts, job, echo):
     rf.write_run_start(out, spec=opts.spec, graph=job.graph, graph_yaml=to_yaml(job.graph), cfg=job.cfg,
                        data=job.data, outputs=job.outputs, workers=n_workers)
     return _Place(out, out, state, chief, n_workers, worker_index, old)
+
+
+def _default_out(name):
+    from archspec.files import OutputRefused, default_folder
+
+    try:
+        return default_folder("runs", name)
+    except OutputRefused as e:
+        raise TrainingError(str(e)) from None
 
 
 def _devices(opts, job, place, echo):
