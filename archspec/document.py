@@ -65,6 +65,12 @@ def _check_version(data, file):
              f"spec_version {data['spec_version']!r} is not supported; this archspec reads version {SPEC_VERSION}")
 
 
+def plain_name(text: str) -> str:
+    """``text`` made a valid spec name (for names that come from elsewhere, e.g. an imported Keras model's)."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "_", text)[:128].lstrip(".-+")
+    return name or "imported"
+
+
 def _check_name(data):
     """``name:`` is one file-name component: it becomes the folder ``runs/NAME``, which it must not leave."""
     name = data.get("name")

@@ -156,3 +156,11 @@ def test_a_run_that_fails_early_ends_failed_with_its_reason(tmp_path, write_spec
     assert r.returncode != 0
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "failed" and meta["reason"], meta
+
+
+def test_an_imported_models_name_becomes_a_plain_name():
+    from archspec.document import NAME_PATTERN, plain_name
+
+    for raw in ("my model", "../../x", "resnet50", ".a/b", "", "mobilenetv2_1.00_224"):
+        assert NAME_PATTERN.fullmatch(plain_name(raw)), raw
+    assert plain_name("resnet50") == "resnet50" and plain_name("my model") == "my_model"
