@@ -14,7 +14,7 @@ from archspec.files import OutputRefused, check_output, write_text
 
 
 def _pairs(values, what):
-    from archspec.document import parse_set_value
+    from archspec.language.document import parse_set_value
 
     out = {}
     for item in values:
@@ -105,8 +105,8 @@ def check(specs, sets, chooses, quiet):
 def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, memory, sets, chooses):
     """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals; with --batch the
     memory of a training step."""
-    from archspec.memory import MemoryEstimateError, parse_size, training_memory
-    from archspec.report import memory_json, memory_text, summary_json, summary_text
+    from archspec.analysis.memory import MemoryEstimateError, parse_size, training_memory
+    from archspec.analysis.report import memory_json, memory_text, summary_json, summary_text
 
     if memory is not None and batch is None:
         raise click.ClickException("--memory needs --batch (the estimate's batch size), e.g. --batch 32 --memory 16GiB")
@@ -149,8 +149,8 @@ def diff(spec_a, spec_b, depth, as_json):
 
     Exit status 0 when the architectures are the same, 1 when they differ (so a CI job can guard one).
     """
-    from archspec.diff import diff as compare
-    from archspec.diff import diff_json, diff_text
+    from archspec.analysis.diff import diff as compare
+    from archspec.analysis.diff import diff_json, diff_text
 
     d = compare(archspec.load(spec_a).analysis, archspec.load(spec_b).analysis, depth)
     click.echo(json.dumps(diff_json(d, spec_a, spec_b), indent=1) if as_json else diff_text(d, spec_a, spec_b))
@@ -165,7 +165,7 @@ def diff(spec_a, spec_b, depth, as_json):
 @_choose_option
 def resolve(spec, output, overwrite, sets, chooses):
     """Print SPEC fully expanded (defaults, blocks, repeats, expressions, choices applied) as YAML."""
-    from archspec.emit import to_yaml
+    from archspec.writers.emit import to_yaml
 
     _check_out(output, overwrite, spec)
 
@@ -178,7 +178,7 @@ def resolve(spec, output, overwrite, sets, chooses):
 @_overwrite_option
 def schema(output, overwrite):
     """Print the JSON Schema of the spec language (for editors)."""
-    from archspec.schema import build_schema
+    from archspec.writers.schema import build_schema
 
     _check_out(output, overwrite)
 
@@ -230,8 +230,8 @@ def import_(source, output, weights, overwrite):
     _check_out(output, overwrite, source)
     _check_out(weights, overwrite, source, output)
     from archspec.analysis import check
-    from archspec.document import load_document
-    from archspec.readable_spec import readable_spec
+    from archspec.language.document import load_document
+    from archspec.discovery.readable_spec import readable_spec
     from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():
@@ -258,8 +258,8 @@ def import_(source, output, weights, overwrite):
 def list_():
     """List layer kinds, standard blocks and reference specs."""
     from archspec import kinds as K
-    from archspec.document import STD_BLOCKS
-    from archspec.source import read_file
+    from archspec.language.document import STD_BLOCKS
+    from archspec.language.source import read_file
 
     click.echo("Layer kinds:")
     for name, kind in sorted(K.KINDS.items()):
@@ -408,11 +408,11 @@ def gradcheck(target, explicit_backward, coords, batch, seed, threshold, sets, c
     if not ok:
         sys.exit(1)
 
-# ---- render (builders.diagram) ----
+# ---- render (builders.drawing.dot) ----
 
 
 def _detail(ctx, param, value):
-    from builders.diagram import parse_detail
+    from builders.drawing.dot import parse_detail
 
     try:
         parse_detail(value)
@@ -444,7 +444,7 @@ def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, n
            chooses):
     """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed; an .html
     output is the interactive view."""
-    from builders.diagram import RenderError
+    from builders.drawing.dot import RenderError
 
     _check_out(output, overwrite, spec, other)
     net = _load(spec, sets, chooses)
@@ -466,7 +466,7 @@ def _tf_quiet():
 
 
 def _training_errors():
-    from archspec.training import TrainingError
+    from archspec.language.training import TrainingError
 
     return TrainingError
 
@@ -615,7 +615,7 @@ def search(spec, data, tuner, objectives, prune, max_trials, epochs, out, resume
            worker_timeout, idle_timeout, trial_timeout, sets):
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (your spec with
     the chosen values); with several --objective, the Pareto front too."""
-    from archspec.memory import MemoryEstimateError, parse_size
+    from archspec.analysis.memory import MemoryEstimateError, parse_size
     from builders.search.objectives import parse_latency, parse_objectives
 
     _tf_quiet()

@@ -13,15 +13,15 @@ when a Keras model, a diagram, a training run or a search is asked for.
 
 __version__ = "0.1.0"
 
-from .analysis import Analysis, analyse, check  # noqa: E402
-from .api import Spec, import_keras, load, search, train  # noqa: E402
-from .document import load_document  # noqa: E402
-from .errors import Diagnostic, SpecError  # noqa: E402
-from .ir import Graph, Node  # noqa: E402
-from .kinds import Kind, register_kind  # noqa: E402
-from .keras_loading import register_layers_when_keras_loads  # noqa: E402
-from .resolve import resolve  # noqa: E402
-from .training import TrainingError  # noqa: E402
+from archspec.analysis import Analysis, analyse, check  # noqa: E402
+from archspec.api import Spec, import_keras, load, search, train  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
+from archspec.errors import Diagnostic, SpecError  # noqa: E402
+from archspec.ir import Graph, Node  # noqa: E402
+from archspec.kinds import Kind, register_kind  # noqa: E402
+from archspec.keras_loading import register_layers_when_keras_loads  # noqa: E402
+from archspec.resolve import resolve  # noqa: E402
+from archspec.language.training import TrainingError  # noqa: E402
 
 register_layers_when_keras_loads()  # saved .keras models load after `import archspec` (see keras_loading)
 

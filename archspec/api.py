@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import os
 
-from .analysis import Analysis, check
-from .training import TrainingError
+from archspec.analysis import Analysis, check
+from archspec.errors import Loc
+from archspec.language.document import load_document
+from archspec.language.training import TrainingError, training_config, training_section
+from archspec.resolve import resolve
 
 
 class Spec:
@@ -62,26 +65,26 @@ class Spec:
 
     def summary(self, depth: int | None = None) -> str:
         """The table ``archspec summary`` prints; ``depth`` folds nodes below that path depth into subtotals."""
-        from .report import summary_text
+        from archspec.analysis.report import summary_text
 
         return summary_text(self.analysis, depth)
 
     def to_dict(self, depth: int | None = None) -> dict:
         """What ``archspec summary --json`` prints: totals, nodes, warnings."""
-        from .report import summary_json
+        from archspec.analysis.report import summary_json
 
         return summary_json(self.analysis, depth)
 
     def to_yaml(self) -> str:
         """The spec fully expanded, as ``archspec resolve`` writes it."""
-        from .emit import to_yaml
+        from archspec.writers.emit import to_yaml
 
         return to_yaml(self.graph)
 
     def diff(self, other: "Spec", depth: int = 1):
-        """What changed from this spec to ``other`` (:class:`archspec.diff.Diff`: ``.equal``, ``.changes``,
+        """What changed from this spec to ``other`` (:class:`archspec.analysis.diff.Diff`: ``.equal``, ``.changes``,
         ``.blocks``), as ``archspec diff`` prints it."""
-        from .diff import diff
+        from archspec.analysis.diff import diff
 
         return diff(self.analysis, other.analysis, depth)
 
@@ -96,7 +99,7 @@ class Spec:
         (.html); options as ``archspec render``: ``detail`` ("blocks", "layers" or a depth), ``direction``,
         ``show_shapes``, ``show_params``, ``edge_shapes``, ``legend``; ``against`` (another ``Spec``, .html
         only) marks what differs from it."""
-        from builders.diagram import render_spec_analysis
+        from builders.drawing.render import render_spec_analysis
 
         if options.get("against") is not None:
             options["against"] = options["against"].analysis
@@ -158,10 +161,10 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
 
     overrides = dict(set or {})
     if out is None:
-        from .document import load_document
+        from archspec.language.document import load_document
 
         name = load_document(spec, overrides=overrides).data.get("name")
-        from .files import OutputRefused, default_folder
+        from archspec.files import OutputRefused, default_folder
 
         try:
             out = default_folder("searches", str(name or os.path.splitext(os.path.basename(spec))[0]))
@@ -198,9 +201,9 @@ def import_keras(model, output: str | None = None, weights: str | None = None) -
     from builders.keras_import import import_model, with_weights
     from builders.keras_model import save_model
 
-    from .document import load_document
-    from .files import write_text
-    from .readable_spec import readable_spec
+    from archspec.language.document import load_document
+    from archspec.files import write_text
+    from archspec.discovery.readable_spec import readable_spec
 
     graph = import_model(model, file=output or "")
     written = readable_spec(graph, f"# {graph.name}, imported by archspec.import_keras\n", output or "imported.yaml")
@@ -210,3 +213,10 @@ def import_keras(model, output: str | None = None, weights: str | None = None) -
     if output:
         write_text(output, written.text)
     return written.text
+
+
+def spec_training_config(spec: str, overrides: dict | None = None, choices: dict | None = None):
+    """Resolve ``spec`` and validate its training section with source locations: (graph, config)."""
+    doc = load_document(spec, overrides=overrides)
+    graph = resolve(doc, choices)
+    return graph, training_config(training_section(doc, graph), where=Loc(spec), graph=graph)

@@ -18,8 +18,8 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 
-from . import kinds as K
-from .errors import Loc
+from archspec import kinds as K
+from archspec.errors import Loc
 
 
 class FrozenDict(dict):

@@ -91,7 +91,7 @@ def plain_fit(choices, epochs, data):
     import keras
 
     import archspec as _  # noqa: F401  (registers the custom layers)
-    from archspec.training import spec_training_config
+    from archspec.api import spec_training_config
     from builders.keras_model import build_model
     from builders.training.augment import make_augment
     from builders.training.data import make_dataset, steps
@@ -324,8 +324,8 @@ if mode == "archspec":
 else:
     import keras
     import archspec
-    from archspec.document import load_document
-    from archspec.training import spec_training_config
+    from archspec.language.document import load_document
+    from archspec.api import spec_training_config
     from builders.keras_model import build_model
     from builders.search.space import SpecHyperModel
     from builders.training.data import load_data, make_dataset

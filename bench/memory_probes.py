@@ -53,7 +53,7 @@ def per_sample(body, batches=(16, 48)):
     from memory_vs_xla import xla_bytes
 
     from archspec import check
-    from archspec.memory import training_memory
+    from archspec.analysis.memory import training_memory
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "probe.yaml")

@@ -5,7 +5,7 @@ training step written on Keras' public stateless API (``stateless_call``, ``jax.
 ``optimizer.stateless_apply``; the state donated, as Keras' own JAX trainer does) is lowered and compiled for
 the CPU (or the GPU where JAX has one) without running it.  XLA's figure is
 ``argument + output + temp − alias`` bytes of ``compiled.memory_analysis()``; archspec's is
-``archspec.memory.training_memory(...).total``.
+``archspec.analysis.memory.training_memory(...).total``.
 
     KERAS_BACKEND=jax python bench/memory_vs_xla.py specs/resnet50.yaml --batch 8 32 [--json out.json]
 """
@@ -63,7 +63,7 @@ def xla_bytes(graph, batch, optimizer="adam"):
 
 def main():
     from archspec import check
-    from archspec.memory import training_memory
+    from archspec.analysis.memory import training_memory
 
     ap = argparse.ArgumentParser()
     ap.add_argument("specs", nargs="+")

@@ -3,7 +3,7 @@
 * :mod:`builders.keras_model`: the Keras functional model (and saving it);
 * :mod:`builders.layers`: the custom layers (Local Response Normalization, the explicit-backward Conv2D);
 * :mod:`builders.gradcheck`: numerical gradient checks of those layers in float64;
-* :mod:`builders.diagram`: Graphviz DOT text and rendered pictures;
+* :mod:`builders.drawing`: Graphviz DOT text and rendered pictures, the interactive HTML page;
 * :mod:`builders.training`: training, evaluation and prediction runs (run folder, devices, checkpoints);
 * :mod:`builders.search`: Keras Tuner search over a spec's annotated choices;
 * :mod:`builders.compat`: the version checks that guard every use of a library's private API.

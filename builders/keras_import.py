@@ -5,7 +5,7 @@ public, the same for a live model, a ``.keras`` file (loaded with ``safe_mode=Tr
 ``keras:NAME`` (a ``keras.applications`` constructor with ``weights=None``).  Each Keras layer becomes one node
 named after it; nested Sequential/Functional models (ConvNeXt's stem) are inlined.  Layers archspec cannot express
 are listed all at once (:class:`ModelImportError`), nothing is written.  The graph is flat, one node per layer;
-:func:`archspec.readable_spec.readable_spec` writes it with the blocks and repeats it finds.
+:func:`archspec.discovery.readable_spec.readable_spec` writes it with the blocks and repeats it finds.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from archspec import kinds as K
-from archspec.document import plain_name
+from archspec.language.document import plain_name
 from archspec.errors import Loc
 from archspec.ir import Graph, Node, Output
 

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 import archspec
-from archspec.batchnorm_statistics import inference_gap_hint, steps_needed, warmup_warning
+from archspec.analysis.batchnorm_statistics import inference_gap_hint, steps_needed, warmup_warning
 from archspec.errors import SpecError
 from archspec.resolve import resolve
 

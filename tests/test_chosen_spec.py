@@ -5,8 +5,8 @@ import os
 import pytest
 
 from archspec import check
-from archspec.chosen_spec import NotInPlace, with_choices
-from archspec.document import load_document
+from archspec.writers.chosen_spec import NotInPlace, with_choices
+from archspec.language.document import load_document
 from archspec.resolve import resolve
 
 from .conftest import SPECS

@@ -4,8 +4,8 @@ import json
 import os
 
 from archspec import check
-from archspec.chosen_spec import with_choices
-from archspec.diff import diff, diff_json
+from archspec.writers.chosen_spec import with_choices
+from archspec.analysis.diff import diff, diff_json
 
 from .conftest import SPECS, run_cli
 

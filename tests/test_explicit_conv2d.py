@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from archspec import geometry  # noqa: E402
+from archspec.kinds import geometry  # noqa: E402
 from builders.gradcheck import (  # noqa: E402
     GOOD,
     check_layer,

@@ -1,9 +1,9 @@
-"""The field vocabulary (archspec.fields): reading a declared section, its messages, its schema."""
+"""The field vocabulary (archspec.language.fields): reading a declared section, its messages, its schema."""
 
 import pytest
 
 from archspec.errors import SpecError
-from archspec.fields import Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string, read_section
+from archspec.language.fields import Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string, read_section
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -45,7 +45,7 @@ def test_messages_name_the_dotted_field():
 
 
 def test_errors_point_at_the_value_in_the_document(write_spec):
-    from archspec.document import load_document
+    from archspec.language.document import load_document
 
     line = "  solver: {name: slow, tolerance: 0}"
     path = write_spec(f"spec_version: 1\nlayers: [{{input: {{shape: [4]}}}}]\ntraining:\n{line}\n")

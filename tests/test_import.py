@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 
 from archspec import check  # noqa: E402
-from archspec.document import load_document  # noqa: E402
-from archspec.readable_spec import readable_spec  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
+from archspec.discovery.readable_spec import readable_spec  # noqa: E402
 from builders.keras_import import ModelImportError, import_model, leaf_layers, load_source, with_weights  # noqa: E402
 
 from .conftest import SPECS, run_cli  # noqa: E402

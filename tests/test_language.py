@@ -3,7 +3,7 @@
 import pytest
 
 from archspec import SpecError, check, resolve
-from archspec.expr import ExprError, evaluate
+from archspec.language.expr import ExprError, evaluate
 
 
 def shapes(analysis):
@@ -179,7 +179,7 @@ def test_block_parameter_errors(write_spec):
 
 
 def test_standard_blocks_are_spec_files(write_spec):
-    from archspec.document import STD_BLOCKS
+    from archspec.language.document import STD_BLOCKS
     import os
 
     assert {"resnet.yaml", "inception.yaml"} <= set(os.listdir(STD_BLOCKS))
@@ -560,8 +560,8 @@ def test_when_on_a_searched_stage_switches_the_whole_stage(write_spec):
 
 def test_yaml12_exponent_floats():
     """A plain 1e-3 is a number (YAML 1.2, JSON), not the string YAML 1.1 makes of it; quoted stays text."""
-    from archspec.document import parse_set_value
-    from archspec.source import parse_text
+    from archspec.language.document import parse_set_value
+    from archspec.language.source import parse_text
 
     assert parse_text('a: 1e-3\nb: "1e-3"\nc: 2E+5\nd: x1e3\n') == {"a": 0.001, "b": "1e-3", "c": 2e5, "d": "x1e3"}
     assert parse_set_value("1e30") == 1e30

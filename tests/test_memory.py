@@ -8,7 +8,7 @@ import os
 import pytest
 
 from archspec import check
-from archspec.memory import (MemoryEstimateError, kept_tensors, optimizer_slots, parse_size, step_buffers,
+from archspec.analysis.memory import (MemoryEstimateError, kept_tensors, optimizer_slots, parse_size, step_buffers,
                              training_memory)
 
 from .conftest import SPECS, run_cli

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from archspec.document import load_document
+from archspec.language.document import load_document
 from archspec.errors import SpecError
 from archspec.files import OutputRefused, check_output, default_folder
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 from builders.training import run_folder as rf
 from tests.conftest import SPECS, run_cli
 
@@ -159,7 +159,7 @@ def test_a_run_that_fails_early_ends_failed_with_its_reason(tmp_path, write_spec
 
 
 def test_an_imported_models_name_becomes_a_plain_name():
-    from archspec.document import NAME_PATTERN, plain_name
+    from archspec.language.document import NAME_PATTERN, plain_name
 
     for raw in ("my model", "../../x", "resnet50", ".a/b", "", "mobilenetv2_1.00_224"):
         assert NAME_PATTERN.fullmatch(plain_name(raw)), raw

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from archspec import check, resolve
-from archspec.emit import to_yaml
+from archspec.writers.emit import to_yaml
 
 from .conftest import SPECS
 
@@ -122,7 +122,7 @@ def test_resnet50_receptive_field():
 @pytest.mark.parametrize("path", ALL_SPECS, ids=os.path.basename)
 def test_schema_validates_reference_specs(path):
     jsonschema = pytest.importorskip("jsonschema")
-    from archspec.schema import build_schema
+    from archspec.writers.schema import build_schema
 
     schema = build_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -132,8 +132,8 @@ def test_schema_validates_reference_specs(path):
 def test_schema_validates_block_libraries_and_rejects_unknown_fields():
     import jsonschema
 
-    from archspec.document import STD_BLOCKS
-    from archspec.schema import build_schema
+    from archspec.language.document import STD_BLOCKS
+    from archspec.writers.schema import build_schema
 
     schema = build_schema()
     for path in glob.glob(os.path.join(STD_BLOCKS, "*.yaml")):
@@ -144,7 +144,7 @@ def test_schema_validates_block_libraries_and_rejects_unknown_fields():
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=os.path.basename)
 def test_resolve_output_checks_to_the_same_summary(path, tmp_path):
-    from archspec.report import summary_json
+    from archspec.analysis.report import summary_json
 
     a = check(path)
     out = tmp_path / "resolved.yaml"
@@ -159,7 +159,7 @@ def test_resolve_output_checks_to_the_same_summary(path, tmp_path):
 
 
 def test_summary_json_totals_shape():
-    from archspec.report import summary_json
+    from archspec.analysis.report import summary_json
 
     j = summary_json(check(os.path.join(SPECS, "resnet50.yaml")), depth=1)
     assert set(j["totals"]) >= {"params", "trainable_params", "non_trainable_params", "macs"}

@@ -12,9 +12,9 @@ import pytest
 
 from archspec import check
 from archspec.kinds import fmt_shape, lookup
-from builders import diagram
+from builders.drawing import dot as diagram
 from archspec.numbers import human
-from builders.diagram import RenderError, parse_detail, render, to_dot
+from builders.drawing.dot import RenderError, parse_detail, render, to_dot
 
 from .conftest import SPECS, run_cli
 

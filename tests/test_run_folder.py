@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 from builders.training import run_folder as rf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,6 +1,6 @@
 """`archspec schema`: every spec and block library validates; wrong specs are rejected, as `check` rejects them.
 
-The schema comes from the same declarations as validation (archspec.fields), so for each training
+The schema comes from the same declarations as validation (archspec.language.fields), so for each training
 section below the schema and ``training_config`` must agree.
 """
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from archspec.errors import SpecError
-from archspec.training import training_config
+from archspec.language.training import training_config
 
 from .conftest import ROOT, SPECS, run_cli
 

@@ -15,7 +15,7 @@ import pytest
 kt = pytest.importorskip("keras_tuner")
 
 from archspec import check  # noqa: E402
-from archspec.document import load_document  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
 from builders.search.objectives import Objective  # noqa: E402
 from builders.search.oracles import make_oracle  # noqa: E402

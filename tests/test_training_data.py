@@ -25,10 +25,11 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 PIL_Image = pytest.importorskip("PIL.Image")
 
-from archspec.document import load_document  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
 from archspec.errors import SpecError  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
-from archspec.training import TrainingError, is_augmenting, spec_training_config, training_config  # noqa: E402
+from archspec.api import spec_training_config  # noqa: E402
+from archspec.language.training import TrainingError, is_augmenting, training_config  # noqa: E402
 from builders.training import data as D  # noqa: E402
 from builders.training.augment import make_augment  # noqa: E402
 from builders.training.inference import evaluate, predict  # noqa: E402

@@ -18,11 +18,11 @@ all of them.  The modules, one job each:
 
 from __future__ import annotations
 
-from ..document import Document, load_document
-from ..errors import SpecError
-from .expand import COMMON_KEYS, MAX_BLOCK_DEPTH, MAX_NODES, MAX_REPEAT  # noqa: F401
-from .scope import ID_RE  # noqa: F401
-from .spec import Resolver
+from archspec.language.document import Document, load_document
+from archspec.errors import SpecError
+from archspec.resolve.expand import COMMON_KEYS, MAX_BLOCK_DEPTH, MAX_NODES, MAX_REPEAT  # noqa: F401
+from archspec.resolve.scope import ID_RE  # noqa: F401
+from archspec.resolve.spec import Resolver
 
 
 def resolve_lenient(spec, choices: dict | None = None, overrides: dict | None = None):

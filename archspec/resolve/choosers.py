@@ -10,9 +10,9 @@ TF-free).  :class:`Decider` records each decision once and checks the chosen val
 
 from __future__ import annotations
 
-from ..annotations import AnnotationError, parse_annotation
-from ..ir import Decision
-from .scope import Skip
+from archspec.language.annotations import AnnotationError, parse_annotation
+from archspec.ir import Decision
+from archspec.resolve.scope import Skip
 
 
 class Defaults:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import kinds as K
-from ..errors import did_you_mean
-from ..source import SrcMap
-from .scope import Skip
+from archspec import kinds as K
+from archspec.errors import did_you_mean
+from archspec.language.source import SrcMap
+from archspec.resolve.scope import Skip
 
 
 def read_defaults(raw, scope, loc, outer, values, diag):

@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import kinds as K
-from ..annotations import is_annotation
-from ..block_params import MISSING, PARAM_TYPE_NAMES, check_param, param_spec
-from ..errors import Loc, did_you_mean
-from ..expr import FAILED
-from ..source import SrcList, SrcMap
-from .defaults import defaults_for, read_defaults
-from .scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Skip, passes_on
-from .shapes import BlockInput, ShapesSoFar
+from archspec import kinds as K
+from archspec.language.annotations import is_annotation
+from archspec.language.block_params import MISSING, PARAM_TYPE_NAMES, check_param, param_spec
+from archspec.errors import Loc, did_you_mean
+from archspec.language.expr import FAILED
+from archspec.language.source import SrcList, SrcMap
+from archspec.resolve.defaults import defaults_for, read_defaults
+from archspec.resolve.scope import ID_RE, AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt, Skip, passes_on
+from archspec.resolve.shapes import BlockInput, ShapesSoFar
 
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000

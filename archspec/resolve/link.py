@@ -6,10 +6,10 @@ to nothing, a self-reference and a cycle are reported here.
 
 from __future__ import annotations
 
-from .. import kinds as K
-from ..errors import did_you_mean
-from ..ir import Node, Output, topological_order
-from .scope import AliasEnt, ErrorEnt, NodeEnt, Ref, ScopeEnt
+from archspec import kinds as K
+from archspec.errors import did_you_mean
+from archspec.ir import Node, Output, topological_order
+from archspec.resolve.scope import AliasEnt, ErrorEnt, NodeEnt, Ref, ScopeEnt
 
 
 class Linker:

@@ -1,7 +1,7 @@
 """Scopes, the names they define, references to those names, and the evaluation of values in a scope.
 
 A :class:`Scope` is the top level, a group, a block instance or a repeat: it holds the variables that
-``${...}`` expressions see (evaluated by :mod:`archspec.expr`), the ``defaults:`` layers in force, and
+``${...}`` expressions see (evaluated by :mod:`archspec.language.expr`), the ``defaults:`` layers in force, and
 the ids defined in it.  References (``inputs:``, ``output:``, ``outputs:``) are recorded as :class:`Ref`
 and looked up after expansion (:mod:`.link`), so that they may point forward.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ..annotations import is_annotation
-from ..errors import Loc
-from ..expr import ExprError, Poisoned, evaluate, has_expression
-from ..source import SrcList, SrcMap
+from archspec.language.annotations import is_annotation
+from archspec.errors import Loc
+from archspec.language.expr import ExprError, Poisoned, evaluate, has_expression
+from archspec.language.source import SrcList, SrcMap
 
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z_][A-Za-z0-9_.\-]*)*$")
 

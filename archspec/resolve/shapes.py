@@ -7,10 +7,10 @@ It is worked out only when an expression asks for it, and each node's shape once
 
 from __future__ import annotations
 
-from .. import kinds as K
-from ..errors import Collector
-from ..expr import ExprError, Poisoned, Record
-from .link import Linker
+from archspec import kinds as K
+from archspec.errors import Collector
+from archspec.language.expr import ExprError, Poisoned, Record
+from archspec.resolve.link import Linker
 
 
 FAILED = "failed"  # the shape of a node that fails (in analysis, or its inputs): reported there, not here

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import re
 
-from ..document import Document
-from ..errors import Collector, Loc, did_you_mean
-from ..ir import Graph
-from .choosers import Decider, chooser_for
-from .defaults import read_defaults
-from .expand import Expander, quiet_codes
-from .link import Linker
-from .scope import Evaluator, Ref, Scope, Skip
+from archspec.language.document import Document
+from archspec.errors import Collector, Loc, did_you_mean
+from archspec.ir import Graph
+from archspec.resolve.choosers import Decider, chooser_for
+from archspec.resolve.defaults import read_defaults
+from archspec.resolve.expand import Expander, quiet_codes
+from archspec.resolve.link import Linker
+from archspec.resolve.scope import Evaluator, Ref, Scope, Skip
 
 
 class Resolver:

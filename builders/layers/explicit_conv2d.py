@@ -27,7 +27,7 @@ with paddings computed as tensors (`_backward_dynamic`).
 The pure functions `conv2d_forward`, `conv2d_backward_input` and
 `conv2d_backward_kernel` are public so that they can be tested on their own.
 The per-axis shape arithmetic (paddings, output lengths, the rows ``a`` the
-kernel never sees, whose gradient is zero) is `archspec.geometry`'s.
+kernel never sees, whose gradient is zero) is `archspec.kinds.geometry`'s.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from archspec import geometry
+from archspec.kinds import geometry
 from builders.layers.custom_gradient import custom_gradient
 
 __all__ = [
@@ -112,7 +112,7 @@ def _spatial_size(tensor, what):
 
 
 def _axes(in_hw, kernel_hw, strides, dilation, padding):
-    """`archspec.geometry.conv_axis` for H and W."""
+    """`archspec.kinds.geometry.conv_axis` for H and W."""
     return [
         geometry.conv_axis(size, k, s, d, padding)
         for size, k, s, d in zip(in_hw, kernel_hw, strides, dilation)

@@ -13,8 +13,8 @@ import numpy as np
 import keras
 from keras import ops
 
-from archspec import lrn_conventions
-from archspec.lrn_conventions import CONVENTIONS
+from archspec.kinds import lrn_conventions
+from archspec.kinds.lrn_conventions import CONVENTIONS
 from builders.layers.custom_gradient import custom_gradient
 
 __all__ = [
@@ -153,7 +153,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     ``α`` is **not** divided by ``n`` (paper convention). Constants written in
     other frameworks' conventions are converted once, at construction, by
     passing ``convention``; constants not given take that framework's own
-    defaults (the table is in `archspec.lrn_conventions`, which a spec's
+    defaults (the table is in `archspec.kinds.lrn_conventions`, which a spec's
     ``lrn`` node uses too). The layer stores (and serializes) the paper's
     constants only. Back from the paper's:
     ``tf.nn.local_response_normalization(x, depth_radius=n//2, bias=k,

@@ -25,7 +25,7 @@ import keras_tuner as kt
 from keras_tuner.engine.hyperparameters import HyperParameters
 
 from builders.search.objectives import vector
-from builders.search.oracles import ScreeningMixin
+from builders.search.screening import ScreeningMixin
 from builders.search.pareto import crowding_distance, hypervolume, non_dominated, sort_fronts
 
 OFFSPRING_ATTEMPTS = 50

@@ -44,7 +44,7 @@ def preload():
         import tensorflow  # noqa: F401
 
         import archspec  # noqa: F401
-        import archspec.emit  # noqa: F401
+        import archspec.writers.emit  # noqa: F401
         import builders.keras_model  # noqa: F401
         import builders.training.augment  # noqa: F401
         import builders.training.data  # noqa: F401

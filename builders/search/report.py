@@ -9,9 +9,9 @@ import math
 import os
 import textwrap
 
-from archspec.chosen_spec import NotInPlace, with_choices
-from archspec.document import load_document
-from archspec.emit import to_yaml
+from archspec.writers.chosen_spec import NotInPlace, with_choices
+from archspec.language.document import load_document
+from archspec.writers.emit import to_yaml
 from archspec.files import atomic_path, write_text
 from archspec.numbers import human, human_bytes
 from archspec.resolve import resolve

@@ -15,7 +15,7 @@ import json
 import keras_tuner as kt
 from keras_tuner.engine.hyperparameters import Boolean, Choice, Float, Int
 
-from archspec.annotations import Annotation
+from archspec.language.annotations import Annotation
 from archspec.resolve import resolve_lenient
 from builders.compat.keras_tuner_internals import parent_condition
 

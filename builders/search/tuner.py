@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 import keras_tuner as kt
 
 from archspec.analysis import analyse
-from archspec.document import load_document
-from archspec.emit import to_yaml
+from archspec.language.document import load_document
+from archspec.writers.emit import to_yaml
 from archspec.resolve import resolve
 from archspec.errors import Loc
 from archspec.files import write_json, write_text
-from archspec.memory import training_memory
+from archspec.analysis.memory import training_memory
 from archspec.numbers import human_bytes
-from archspec.training import DEFAULTS, TrainingError, training_config, training_section
+from archspec.language.training import DEFAULTS, TrainingError, training_config, training_section
 from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
 from builders.search.objectives import parse_objectives, training_objective
@@ -53,7 +53,7 @@ class SearchOptions:
     overrides: dict = field(default_factory=dict)
     max_params: int | None = None
     max_macs: int | None = None
-    max_memory: int | None = None  # bytes of one training step (archspec.memory), at the trials' batch size
+    max_memory: int | None = None  # bytes of one training step (archspec.analysis.memory), at the trials' batch size
     objectives: tuple = ()  # "METRIC:DIRECTION" texts (builders.search.objectives); default val_accuracy:max
     max_latency: float | None = None  # seconds per batch of latency_batch, measured before a trial trains
     latency_batch: int = 1

@@ -15,6 +15,6 @@ Read in the order a run goes:
 * :mod:`builders.training.report`: history curves and the confusion matrix;
 * :mod:`builders.training.native_stderr`: silencing TensorFlow's C++ start-up chatter.
 
-The ``training:`` section itself is validated TF-free by :mod:`archspec.training`; private Keras and CPython
+The ``training:`` section itself is validated TF-free by :mod:`archspec.language.training`; private Keras and CPython
 APIs are used only through :mod:`builders.compat`.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from archspec.training import AUGMENTATION
+from archspec.language.training import AUGMENTATION
 
 
 def make_augment(aug: dict, input_shape, seed: int = 0):

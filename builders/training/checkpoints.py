@@ -26,7 +26,7 @@ import shutil
 import keras
 
 from archspec.files import sha256_of
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 from builders.training.callbacks import NonFiniteLoss
 
 WEIGHTS = "latest.weights.h5"

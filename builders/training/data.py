@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archspec.training import DATA_KERAS, DEFAULTS, TrainingError
+from archspec.language.training import DATA_KERAS, DEFAULTS, TrainingError
 
 SPLIT_SEED = 20240917
 CACHE_BYTES = 1 << 30  # keep preprocessed images in memory up to 1 GiB

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 from builders.training.native_stderr import quiet_native_stderr
 
 

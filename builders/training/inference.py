@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archspec.training import DEFAULTS, TrainingError
+from archspec.language.training import DEFAULTS, TrainingError
 from builders.compat.cpython_internals import with_stack_room
 from builders.training.devices import setup_devices
 from builders.training.run_folder import previous_training, read_finished_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 
 
 class Infeasible(TrainingError):

@@ -1,7 +1,7 @@
 """What the ``training:`` section makes of a built model: outputs as classifiers, dropout, transfer learning
 (``init_from``), frozen layers, L1/L2, the optimizer, its learning-rate schedule and the loss.
 
-Each function takes the resolved training configuration (:func:`archspec.training.training_config`) or one of
+Each function takes the resolved training configuration (:func:`archspec.language.training.training_config`) or one of
 its parts; Keras is imported inside them, so that importing this module does not start TensorFlow.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from archspec.training import TrainingError, match_paths
+from archspec.language.training import TrainingError, match_paths
 
 
 def output_info(graph, analysis):

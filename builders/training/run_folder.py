@@ -25,7 +25,7 @@ import shutil
 import sys
 
 from archspec.files import atomic_path, write_json as _write_json
-from archspec.training import TrainingError
+from archspec.language.training import TrainingError
 
 RUN_MARKER = "run.json"
 CHECKPOINTS = "checkpoints"

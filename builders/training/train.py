@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from archspec.training import TrainingError, is_augmenting, training_config, training_section
+from archspec.language.training import TrainingError, is_augmenting, training_config, training_section
 from builders.compat.cpython_internals import with_stack_room
 from builders.training import recipe
 from builders.training import run_folder as rf
@@ -173,10 +173,10 @@ def _run(opts, job, place, t_start, echo):
 def _read_job(opts):
     """Resolve the spec and its training section, load the data and check them against each other."""
     from archspec.analysis import analyse
-    from archspec.document import load_document
+    from archspec.language.document import load_document
     from archspec.errors import Loc
     from archspec.resolve import resolve
-    from archspec.batchnorm_statistics import warmup_warning
+    from archspec.analysis.batchnorm_statistics import warmup_warning
     from builders.training.data import check_compatible, load_data, resolve_data_path, steps
 
     doc = load_document(opts.spec, overrides=opts.overrides)
@@ -229,7 +229,7 @@ def _open_place(opts, job, echo):
         changed = sorted(k for k in job.cfg if k != "epochs" and k in old and old.get(k) != job.cfg[k])
         if changed:
             echo(f"note: resuming with changed training settings: {', '.join(changed)}")
-    from archspec.emit import to_yaml
+    from archspec.writers.emit import to_yaml
 
     rf.write_run_start(out, spec=opts.spec, graph=job.graph, graph_yaml=to_yaml(job.graph), cfg=job.cfg,
                        data=job.data, outputs=job.outputs, workers=n_workers)
@@ -435,7 +435,7 @@ def _evaluate_and_export(model, history, job, place, strategy, reports):
 
 
 def _after_training_warnings(job, history, results):
-    from archspec.batchnorm_statistics import inference_gap_hint
+    from archspec.analysis.batchnorm_statistics import inference_gap_hint
 
     trained = (history.history.get(_accuracy_key(job)) or [None])[-1]
     which = "test" if "test" in results else "validation"

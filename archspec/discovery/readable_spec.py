@@ -1,8 +1,8 @@
 """A resolved graph written as a person would write it (``archspec import``): no ``inputs:`` where a node reads
 the one before it, no field at its kind's default, ``defaults:`` for what most nodes of a kind share, and the
-blocks :mod:`archspec.block_discovery` finds.
+blocks :mod:`archspec.discovery.block_discovery` finds.
 
-``archspec resolve`` writes everything out (:mod:`archspec.emit`); this writes as little as reads the same.  Each
+``archspec resolve`` writes everything out (:mod:`archspec.writers.emit`); this writes as little as reads the same.  Each
 candidate (flat, and blocks found at each naming level) is resolved again and kept only if every node comes
 back with the same kind, settings and inputs; the shortest one is written.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from . import kinds as K
-from .block_discovery import LEVELS, blocked_spec
-from .document import SPEC_VERSION, load_document
-from .emit import _Dumper, _plain
-from .std_block_match import paths_by_structure, standard_for
+from archspec import kinds as K
+from archspec.discovery.block_discovery import LEVELS, blocked_spec
+from archspec.language.document import SPEC_VERSION, load_document
+from archspec.writers.emit import _Dumper, _plain
+from archspec.discovery.std_block_match import paths_by_structure, standard_for
 
 SHARED = 0.6  # a setting goes into defaults: when at least this share of a kind's nodes (and 3) have it
 
@@ -98,7 +98,7 @@ def _document(graph, defaults, pieces):
 
 def resolves_back(graph, text: str, paths: dict, file: str = "imported.yaml") -> bool:
     """Whether ``text`` resolves to ``graph``'s nodes under ``paths``: the same kinds, settings and inputs."""
-    from .resolve import resolve_lenient
+    from archspec.resolve import resolve_lenient
 
     try:
         resolved, diagnostics = resolve_lenient(load_document(file, text=text))

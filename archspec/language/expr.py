@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import did_you_mean
+from archspec.errors import did_you_mean
 
 MAX_LEN = 1000
 MAX_DEPTH = 50

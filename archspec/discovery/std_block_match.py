@@ -1,9 +1,9 @@
 """Blocks found in an imported model that are archspec's standard blocks (``std:resnet``'s ``bottleneck``).
 
-A found template (:mod:`archspec.block_discovery`) may be written as a standard block when their layers are of
+A found template (:mod:`archspec.discovery.block_discovery`) may be written as a standard block when their layers are of
 the same kinds and the standard block's required parameters are parameters of the template, by name.  Those
 parameters carry over; the others take the standard block's defaults (a bottleneck reads its shortcut from the
-shape).  Whether that is the same network is not judged here: :mod:`archspec.readable_spec` resolves the spec,
+shape).  Whether that is the same network is not judged here: :mod:`archspec.discovery.readable_spec` resolves the spec,
 matches its nodes to the model's by structure (:func:`paths_by_structure`) and keeps it only if every node
 comes back the same.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 import functools
 import os
 
-from .block_discovery import Parameters
-from .block_params import MISSING, param_spec
-from .document import STD_BLOCKS, load_document
-from .ir import node_signatures
-from .source import read_file
+from archspec.discovery.block_discovery import Parameters
+from archspec.language.block_params import MISSING, param_spec
+from archspec.language.document import STD_BLOCKS, load_document
+from archspec.ir import node_signatures
+from archspec.language.source import read_file
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,7 +53,7 @@ def standard_for(template, parameters: Parameters):
 def paths_by_structure(graph, text: str, file: str = "imported.yaml"):
     """{graph node: path in the spec ``text``}, matched by each node's place in the network; None if the spec
     does not resolve or a place is not unique (two identical parallel branches)."""
-    from .resolve import resolve_lenient
+    from archspec.resolve import resolve_lenient
 
     try:
         resolved, diagnostics = resolve_lenient(load_document(file, text=text))

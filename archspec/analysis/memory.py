@@ -36,7 +36,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from . import kinds as K
+from archspec import kinds as K
 
 FLOAT = 4
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,

@@ -1,7 +1,7 @@
 """The ``training:`` section of a spec: its fields and defaults, declared once (TensorFlow-free).
 
-The declarations below (:data:`TRAINING`, in the vocabulary of ``archspec.fields``) are the one home
-of the section's defaults, its validation and its JSON Schema (``archspec.schema``).
+The declarations below (:data:`TRAINING`, in the vocabulary of ``archspec.language.fields``) are the one home
+of the section's defaults, its validation and its JSON Schema (``archspec.writers.schema``).
 
 ``archspec check`` validates it, ``archspec train`` (``builders.training``) runs it.  Every field has
 a default, so a spec without ``training:`` trains as is; every field can be overridden from the
@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import fnmatch
 
-from .errors import Collector, Loc, did_you_mean
-from .fields import (Field, FieldError, Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string,
+from archspec.errors import Collector, Loc, did_you_mean
+from archspec.language.fields import (Field, FieldError, Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string,
                      non_empty_string, read_section)
 
 
@@ -287,16 +287,6 @@ def is_augmenting(config: dict) -> bool:
             or a.get("flip", "none") != "none")
 
 
-def spec_training_config(spec: str, overrides: dict | None = None, choices: dict | None = None):
-    """Resolve ``spec`` and validate its training section with source locations: (graph, config)."""
-    from .document import load_document
-    from .resolve import resolve
-
-    doc = load_document(spec, overrides=overrides)
-    graph = resolve(doc, choices)
-    return graph, training_config(training_section(doc, graph), where=Loc(spec), graph=graph)
-
-
 def training_section(doc, graph):
     """The training mapping to validate: the document's own (it knows file:line:col of every value) when
     resolution left it unchanged, else the resolved one (variables, expressions and search choices applied)."""
@@ -307,5 +297,4 @@ def training_section(doc, graph):
     return raw if raw == resolved else resolved
 
 
-__all__ = ["AUGMENTATION", "DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting", "match_paths", "spec_training_config",
-           "training_config", "training_section"]
+__all__ = ["AUGMENTATION", "DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting", "match_paths", "training_config", "training_section"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .analysis import Analysis
-from .kinds import fmt_shape
-from .numbers import human, human_bytes
+from archspec.analysis.static import Analysis
+from archspec.kinds import fmt_shape
+from archspec.numbers import human, human_bytes
 
 
 @dataclass

@@ -18,10 +18,10 @@ import re
 
 import yaml
 
-from .annotations import is_annotation, parse_annotation
-from .document import load_document
-from .resolve import resolve
-from .source import parse_text
+from archspec.language.annotations import is_annotation, parse_annotation
+from archspec.language.document import load_document
+from archspec.resolve import resolve
+from archspec.language.source import parse_text
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./\-]*$")
 

@@ -6,7 +6,7 @@ model has exactly the shapes and parameter counts computed here.
 
 Shapes exclude the batch axis and are channels-last: ``(H, W, C)`` or ``(N,)``.
 The per-axis arithmetic of convolutions and pooling (Keras/TensorFlow rules) is in
-``archspec.geometry``.
+``archspec.kinds.geometry``.
 
 MACs (multiply-accumulates) count the multiplications of convolutions and
 dense layers only; bias additions, batch and layer norm, activations, pooling,
@@ -25,10 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import geometry, lrn_conventions
-from .errors import close_matches, did_you_mean, suggestion
+from archspec.kinds import geometry, lrn_conventions
+from archspec.errors import close_matches, did_you_mean, suggestion
 # the field constructors stay importable from here: plugins declare their kinds' fields with them
-from .fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_border, f_enum,  # noqa: F401
+from archspec.language.fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_border, f_enum,  # noqa: F401
                      f_float, f_floats, f_int, f_padding, f_pair, f_shape, f_target_shape)
 
 ACTIVATIONS = (
@@ -202,7 +202,7 @@ class Kind:
     aliases: tuple = ()
     # whether the order of the inputs makes no difference (the graph hash sorts them then)
     commutative = False
-    # what a training step keeps of this layer for its backward pass (archspec.memory): "inputs" (the input
+    # what a training step keeps of this layer for its backward pass (archspec.analysis.memory): "inputs" (the input
     # tensors), "output", "mask" (one byte per output value); an activation applied inside adds its own
     kept = ("inputs",)
     # buffers of the compiled backward pass beyond the kept tensors, as (inputs' worth, outputs' worth): what

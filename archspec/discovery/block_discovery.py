@@ -18,7 +18,7 @@ The steps, on a graph whose nodes carry structured names (Keras' ``conv3_block2_
    ``conv3`` with iterations ``block1..4``.
 
 :func:`blocked_spec` returns the spec and, for every node of the graph, the path the spec gives it
-(what ``--weights`` needs).  The caller (:mod:`archspec.readable_spec`) resolves each candidate and keeps it
+(what ``--weights`` needs).  The caller (:mod:`archspec.discovery.readable_spec`) resolves each candidate and keeps it
 only if every node comes back with the same kind, settings and inputs.
 """
 
@@ -29,8 +29,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import kinds as K
-from .emit import Flow
+from archspec import kinds as K
+from archspec.writers.emit import Flow
 
 # the groupings tried: by name prefix at a naming level (level, own); "cuts": units between the points where one
 # tensor is live (for layers with generic names, as Inception's conv2d_12); "indices": by the numbers in the names
@@ -65,7 +65,7 @@ class Template:
     optional: dict = field(default_factory=dict)  # role -> the bool parameter it exists under
     passes: dict = field(default_factory=dict)  # optional role with several inputs -> the one it passes on
     role_of: dict = field(default_factory=dict)  # id(unit) -> {role: node name}
-    written_as: str = ""  # a standard block it is written as (archspec.std_block_match), if any
+    written_as: str = ""  # a standard block it is written as (archspec.discovery.std_block_match), if any
 
 
 def units_at(graph, level: int, own: bool = False) -> list:
@@ -441,7 +441,7 @@ def blocked_spec(graph, level, settings, standard=None):
 
     ``standard(template, parameters)`` may name a standard block to write a template as: ``(library, block,
     its Parameters)`` or None.  The paths of such a block's nodes are then not known here (see
-    :mod:`archspec.std_block_match`)."""
+    :mod:`archspec.discovery.std_block_match`)."""
     units = (units_between_cuts(graph) if level == ("cuts",) else units_by_index(graph) if level == ("indices",)
              else units_at(graph, *level))
     templates = find_templates(graph, units)

@@ -13,9 +13,9 @@ Sections such as ``training:`` nest fields:
 * :class:`ListOf`: a list of one field (``freeze: ["conv*"]``).
 
 :func:`read_section` validates a value against such a declaration and reports every problem at
-the ``file:line:col`` of the value when the value comes from a document (``archspec.source``), as
+the ``file:line:col`` of the value when the value comes from a document (``archspec.language.source``), as
 ``DOTTED.PATH: message``.  Each declaration's ``schema(wrap)`` gives its JSON Schema; ``wrap`` is
-applied to every value position (``archspec.schema`` uses it to admit expressions and search
+applied to every value position (``archspec.writers.schema`` uses it to admit expressions and search
 annotations wherever a value stands).
 
 Two wordings of number errors exist because both are part of the language's messages: the layer
@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from .errors import Collector, Loc, did_you_mean
+from archspec.errors import Collector, Loc, did_you_mean
 
 REQUIRED = object()
 
@@ -518,7 +518,7 @@ def _fits(f, value):
 class Reader:
     """Collects the problems of one section, each at the ``file:line:col`` of its value.
 
-    Values read from a document (``archspec.source.SrcMap``/``SrcList``) know where they came
+    Values read from a document (``archspec.language.source.SrcMap``/``SrcList``) know where they came
     from; plain values fall back to ``where`` (a :class:`Loc` or a file name).
     """
 

@@ -404,19 +404,5 @@ def render(dot_text: str, path, *, dpi=None, timeout=DOT_TIMEOUT_S):
     return path
 
 
-def render_spec_analysis(analysis, path, **options):
-    """``to_dot`` then ``render``: the ``archspec render`` command; a ``.html`` path gets the interactive view
-    (:mod:`builders.html_view`), with ``against`` (another analysis) what differs from it marked."""
-    if os.fspath(path).lower().endswith(".html"):
-        from builders.html_view import write_html
-
-        return write_html(analysis, path, **{k: options[k] for k in ("detail", "direction", "show_shapes", "against")
-                                             if k in options})
-    if options.pop("against", None) is not None:
-        raise RenderError("--diff marks the differences in the interactive view: give an output ending in .html")
-    dpi = options.pop("dpi", None)
-    return render(to_dot(analysis.graph, analysis, **options), path, dpi=dpi)
-
-
-__all__ = ["to_dot", "render", "render_spec_analysis", "parse_detail", "RenderError", "CATEGORY_COLOURS",
+__all__ = ["to_dot", "render", "parse_detail", "RenderError", "CATEGORY_COLOURS",
            "FORMATS"]

@@ -1,12 +1,12 @@
 """An interactive HTML view of a spec: ``archspec render SPEC -o model.html``.
 
 One self-contained file that works offline: the network's nodes, blocks and edges as JSON, laid out in the
-browser by dagre (through cytoscape.js and cytoscape-dagre, bundled from ``html_assets/`` with their MIT
+browser by dagre (through cytoscape.js and cytoscape-dagre, bundled from ``assets/`` with their MIT
 licences).  Blocks start collapsed to ``detail`` (as the SVG's); a click expands or collapses any block, a
 repeat folded as ×N; hovering or clicking shows a node's kind, settings, output shape, parameters, MACs,
 receptive field, activation memory and where the spec defines it; a search box finds nodes by path.  The
-colours and legend are the SVG's (:mod:`builders.diagram`).  ``render --diff OTHER`` borders what differs from
-another spec, matched as :mod:`archspec.diff` matches them, and fades the rest.
+colours and legend are the SVG's (:mod:`builders.drawing.dot`).  ``render --diff OTHER`` borders what differs from
+another spec, matched as :mod:`archspec.analysis.diff` matches them, and fades the rest.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import json
 import os
 import re
 
-from archspec.diff import describe, diff, match_nodes
+from archspec.analysis.diff import describe, diff, match_nodes
 from archspec.files import write_text
 from archspec.kinds import fmt_shape, lookup
 from archspec.numbers import human, human_bytes
-from builders.diagram import BLOCK_COLOUR, CATEGORY_COLOURS, CATEGORY_NAMES, parse_detail, scope_title
+from builders.drawing.dot import BLOCK_COLOUR, CATEGORY_COLOURS, CATEGORY_NAMES, parse_detail, scope_title
 
-ASSETS = os.path.join(os.path.dirname(__file__), "html_assets")
+ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 # the bundled libraries, as published (gzipped here: one tenth of the size, and out of text searches)
 LIBRARIES = {"CYTOSCAPE": "cytoscape.min.js.gz", "DAGRE": "dagre.min.js.gz", "CYTOSCAPE_DAGRE": "cytoscape-dagre.js.gz",
              "VIEW": "view.js"}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import yaml
 
-from . import kinds as K
-from .document import SPEC_VERSION
-from .ir import Graph
+from archspec import kinds as K
+from archspec.language.document import SPEC_VERSION
+from archspec.ir import Graph
 
 
 def graph_to_spec(graph: Graph) -> dict:

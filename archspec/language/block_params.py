@@ -7,13 +7,13 @@
       width: 3                                       # anything else: any type, with that default
 
 The resolver (``archspec.resolve``) checks each instance's values with :func:`check_param`; the JSON
-Schema (``archspec.schema``) describes a declaration with :data:`PARAM` and each type's value with
+Schema (``archspec.writers.schema``) describes a declaration with :data:`PARAM` and each type's value with
 the ``json`` of its entry in :data:`PARAM_TYPES`.  A parameter's value is checked, never converted.
 """
 
 from __future__ import annotations
 
-from .fields import Field, FieldError, Group
+from archspec.language.fields import Field, FieldError, Group
 
 MISSING = object()  # a parameter without a default: each instance must give it
 

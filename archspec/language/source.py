@@ -14,7 +14,7 @@ import re
 
 import yaml
 
-from .errors import Loc, fail
+from archspec.errors import Loc, fail
 
 try:  # the C composer is much faster and just as safe (it composes, we construct)
     _Loader = yaml.CSafeLoader

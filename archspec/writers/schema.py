@@ -1,8 +1,8 @@
 """A JSON Schema of the spec language (``archspec schema``), generated from the declarations.
 
-The layer kinds' fields (``archspec.kinds``), the block parameters' types (``archspec.block_params``)
-and the ``training:`` section (``archspec.training``) are declared once, in the vocabulary of
-``archspec.fields``; validation and this schema both come from those declarations.
+The layer kinds' fields (``archspec.kinds``), the block parameters' types (``archspec.language.block_params``)
+and the ``training:`` section (``archspec.language.training``) are declared once, in the vocabulary of
+``archspec.language.fields``; validation and this schema both come from those declarations.
 
 Editors (VS Code's YAML extension, for example) use it for completion and
 validation.  It describes the concrete language; a value position also
@@ -11,11 +11,11 @@ accepts an expression string (``"${width} * 2"``) or a search annotation.
 
 from __future__ import annotations
 
-from . import kinds as K
-from .annotations import HEADS
-from .block_params import PARAM, PARAM_TYPE_NAMES, PARAM_TYPES
-from .document import BLOCK_KEYS, LIBRARY_KEYS, SPEC_VERSION, TOP_KEYS
-from .training import TRAINING
+from archspec import kinds as K
+from archspec.language.annotations import HEADS
+from archspec.language.block_params import PARAM, PARAM_TYPE_NAMES, PARAM_TYPES
+from archspec.language.document import BLOCK_KEYS, LIBRARY_KEYS, SPEC_VERSION, TOP_KEYS
+from archspec.language.training import TRAINING
 
 EXPR = {"type": "string", "pattern": r"\$\{"}
 ANNOTATION = {

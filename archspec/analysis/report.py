@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from .analysis import NOT_COUNTED_IN_MACS, Analysis
-from .kinds import fmt_shape
-from .numbers import human, human_bytes
+from archspec.analysis.static import NOT_COUNTED_IN_MACS, Analysis
+from archspec.kinds import fmt_shape
+from archspec.numbers import human, human_bytes
 
 
 def summary_rows(analysis: Analysis, depth: int | None = None):

@@ -23,11 +23,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .errors import Loc, SpecError, did_you_mean, fail
-from .source import SrcList, SrcMap, parse_text, read_file
+from archspec.errors import Loc, SpecError, did_you_mean, fail
+from archspec.language.source import SrcList, SrcMap, parse_text, read_file
 
 SPEC_VERSION = 1
-STD_BLOCKS = os.path.join(os.path.dirname(__file__), "blocks")
+STD_BLOCKS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "blocks")
 TOP_KEYS = ("spec_version", "name", "description", "source", "quiet", "extends", "patch", "include",
             "variables", "defaults", "blocks", "layers", "outputs", "training", "scopes", "search")
 LIBRARY_KEYS = ("spec_version", "description", "source", "include", "blocks")
@@ -355,7 +355,7 @@ def _set_dotted(data, dotted, value, path):
 
 
 def _diag(path, message):
-    from .errors import Diagnostic
+    from archspec.errors import Diagnostic
 
     return Diagnostic(Loc(path), "", message)
 

@@ -11,10 +11,10 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from . import kinds as K
-from .errors import Collector, Diagnostic, SpecError, collapse_repeats
-from .ir import Graph
-from .numbers import human_bytes
+from archspec import kinds as K
+from archspec.errors import Collector, Diagnostic, SpecError, collapse_repeats
+from archspec.ir import Graph
+from archspec.numbers import human_bytes
 
 BYTES_PER_VALUE = 4  # float32 activations
 MAX_PARAMS = 10**11
@@ -178,10 +178,10 @@ def check(spec, choices=None, overrides=None) -> Analysis:
 
     Returns the Analysis (with warnings); raises SpecError listing every error.
     """
-    from .document import Document, load_document
-    from .errors import Loc
-    from .resolve import resolve_lenient
-    from .training import training_config, training_section
+    from archspec.language.document import Document, load_document
+    from archspec.errors import Loc
+    from archspec.resolve import resolve_lenient
+    from archspec.language.training import training_config, training_section
 
     doc = spec if isinstance(spec, Document) else load_document(spec, overrides=overrides)
     graph, diagnostics = resolve_lenient(doc, choices)
