@@ -662,6 +662,10 @@ def _write_text(path, text):
     click.echo(f"wrote {path}", err=True)
 
 
+# what the keras extra installs (pyproject.toml): a command that needs one of them says so when it is missing
+EXTRA_MODULES = ("tensorflow", "keras", "keras_tuner", "sklearn", "matplotlib", "graphviz")
+
+
 def main(argv=None):
     """Entry point: runs the CLI; spec errors print as file:line:col messages, never a traceback."""
     try:
@@ -680,17 +684,28 @@ def main(argv=None):
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in EXTRA_MODULES:
+            raise_or_report(e)
+        click.echo(f"archspec: this command needs {e.name.split('.')[0]}, which is not installed; install the keras "
+                   "extra: pip install 'archspec[keras]'", err=True)
+        sys.exit(1)
     except OSError as e:  # a file that cannot be written or read: the user's to fix, not a bug
         if os.environ.get("ARCHSPEC_DEBUG"):
             raise
         click.echo(f"archspec: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", err=True)
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - the last line of defence: no tracebacks for users
-        if os.environ.get("ARCHSPEC_DEBUG"):
-            raise
-        click.echo(f"archspec: internal error: {type(e).__name__}: {e} "
-                   "(set ARCHSPEC_DEBUG=1 for a traceback, and please report it)", err=True)
-        sys.exit(2)
+        raise_or_report(e)
+
+
+def raise_or_report(e):
+    """An error that is archspec's own fault: a traceback with ARCHSPEC_DEBUG=1, else one line and exit 2."""
+    if os.environ.get("ARCHSPEC_DEBUG"):
+        raise e
+    click.echo(f"archspec: internal error: {type(e).__name__}: {e} "
+               "(set ARCHSPEC_DEBUG=1 for a traceback, and please report it)", err=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
+"""Fixtures for every lane; what tests share as plain functions is in :mod:`tests.helpers`."""
+
 import os
-import subprocess
-import sys
 import textwrap
 
-import pytest
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter, in every lane
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPECS = os.path.join(ROOT, "specs")
+import pytest  # noqa: E402
+
+from tests.helpers import ROOT, SPECS, run_cli  # noqa: E402, F401 - re-exported for the test modules
 
 
 @pytest.fixture
@@ -19,11 +20,3 @@ def write_spec(tmp_path):
         return str(path)
 
     return write
-
-
-def run_cli(*args, cwd=None, timeout=120, env=None):
-    """Run the real `archspec` command in a subprocess."""
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**full_env, "PYTHONPATH": ROOT + os.pathsep + full_env.get("PYTHONPATH", "")})

@@ -93,6 +93,7 @@ class _Place:
 def train(opts: TrainOptions, echo=print):
     """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages."""
     t_start = time.perf_counter()
+    _require_backend()
     job = _read_job(opts)
     place = _open_place(opts, job, echo)
     try:
@@ -103,6 +104,15 @@ def train(opts: TrainOptions, echo=print):
     except Exception as e:
         _mark_ended(place, "failed", str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}")
         raise
+
+
+def _require_backend():
+    """Fail before the run folder is made if TensorFlow or Keras is not installed (the CLI names the extra)."""
+    import importlib.util
+
+    for name in ("tensorflow", "keras"):
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def _mark_ended(place, status, reason=None):
