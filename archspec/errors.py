@@ -9,7 +9,9 @@ more of them: the CLI prints them all and exits 1, never with a traceback.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,17 @@ class Diagnostic:
 class SpecError(Exception):
     """One or more errors in a spec (or its includes)."""
 
-    def __init__(self, diagnostics):
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
-def collapse_repeats(diagnostics, shown=3):
+def collapse_repeats(diagnostics: Iterable[Diagnostic], shown: int = 3) -> list[Diagnostic]:
     """One diagnostic per problem: the same message at the same place (a block's node in every iteration
     of a ``repeat:``) is reported once, with the count and the first few node paths."""
-    groups = {}
+    groups: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
     for d in diagnostics:
         groups.setdefault((d.loc, d.message, d.severity), []).append(d)
     out = []
@@ -71,7 +73,7 @@ def collapse_repeats(diagnostics, shown=3):
     return out
 
 
-def fail(loc: Loc, node: str, message: str):
+def fail(loc: Loc | None, node: str, message: str) -> NoReturn:
     raise SpecError(Diagnostic(loc or UNKNOWN, node, message))
 
 
@@ -79,42 +81,43 @@ def fail(loc: Loc, node: str, message: str):
 class Collector:
     """Gathers diagnostics so that all problems are reported, not only the first."""
 
-    items: list = field(default_factory=list)
+    items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, loc, node, message):
+    def error(self, loc: Loc | None, node: str, message: str) -> None:
         self.items.append(Diagnostic(loc or UNKNOWN, node, message))
 
-    def warning(self, loc, node, message):
+    def warning(self, loc: Loc | None, node: str, message: str) -> None:
         self.items.append(Diagnostic(loc or UNKNOWN, node, message, "warning"))
 
-    def extend(self, diagnostics):
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.items.extend(diagnostics)
 
     @property
-    def errors(self):
+    def errors(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "error"]
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "warning"]
 
-    def raise_if_errors(self):
+    def raise_if_errors(self) -> None:
         if self.errors:
             raise SpecError(self.items)
 
 
-def close_matches(word: str, candidates, n=3):
+def close_matches(word: object, candidates: Iterable[object], n: int = 3) -> list[str]:
     """The candidates spelled closest to ``word``, best first."""
     return difflib.get_close_matches(str(word), [str(c) for c in candidates], n=n, cutoff=0.6)
 
 
-def suggestion(names) -> str:
+def suggestion(names: Iterable[str]) -> str:
     """' (did you mean "x"?)' or ' (did you mean "x", "y"?)' for ``names``, '' for none."""
+    names = list(names)
     if not names:
         return ""
     return " (did you mean " + ", ".join(f'"{n}"' for n in names) + "?)"
 
 
-def did_you_mean(word: str, candidates) -> str:
+def did_you_mean(word: object, candidates: Iterable[object]) -> str:
     """' (did you mean "x"?)' when a close candidate exists, else ''."""
     return suggestion(close_matches(word, candidates))

@@ -14,50 +14,54 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+StrPath = str | os.PathLike[str]
 
 
-def _umask():
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: StrPath) -> Iterator[str]:
     """Yield a temporary path in the target's folder (same suffix); rename it onto ``path`` if the block succeeds.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is left as it was.
     The file gets the permissions a plain ``open(path, "w")`` would give it; a missing folder is made.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
     os.makedirs(folder, exist_ok=True)
     # the whole suffix is kept (``.weights.h5``, ``.keras``, ``.png``): tools pick the format by it
-    stem, dot, suffix = os.path.basename(path).partition(".")
+    stem, dot, suffix = os.path.basename(target).partition(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{dot}{suffix}", dir=folder)
     os.close(fd)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def write_text(path, text, newline=None):
+def write_text(path: StrPath, text: str, newline: str | None = None) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline=newline) as f:
             f.write(text)
 
 
-def write_json(path, obj, indent=1, default=None):
+def write_json(path: StrPath, obj: Any, indent: int = 1, default: Callable[[Any], Any] | None = None) -> None:
     """Write ``obj`` as JSON (with a final newline) to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=indent, default=default) + "\n")
 
 
-def sha256_of(path) -> str:
+def sha256_of(path: StrPath) -> str:
     """The SHA-256 of a file's contents, as hex (read in 1 MiB blocks)."""
     import hashlib
 
@@ -85,7 +89,7 @@ def default_folder(root: str, name: str) -> str:
     return path
 
 
-def check_output(path: str, *, overwrite: bool = False, inputs=()) -> None:
+def check_output(path: str, *, overwrite: bool = False, inputs: Iterable[str | None] = ()) -> None:
     """Refuse to write ``path`` if it is one of ``inputs`` (always) or exists (unless ``overwrite``)."""
     real = os.path.realpath(path)
     for source in inputs:

@@ -9,6 +9,8 @@ totals.  Renamed nodes are reported but do not make the architectures different.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from dataclasses import dataclass, field
 
@@ -68,7 +70,7 @@ def match_nodes(ga, gb) -> dict:
     node's inputs are matched before it; each lookup by signature, so the work stays linear)."""
     pairs = {p: p for p in ga.nodes if p in gb.nodes}
     taken = set(pairs.values())
-    free = {}
+    free: dict[Any, list[str]] = {}
     for pb, nb in gb.nodes.items():
         if pb not in taken:
             free.setdefault(_signature(nb, nb.inputs), []).append(pb)

@@ -24,6 +24,8 @@ only if every node comes back with the same kind, settings and inputs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import itertools
 import re
 from collections import Counter
@@ -227,7 +229,7 @@ def role_name(unit: Unit, node: str) -> str:
 
 def find_templates(graph, units) -> dict:
     """{id(unit): Template} for the units that occur more than once (optional nodes merged)."""
-    by_shape = {}
+    by_shape: dict[Any, Any] = {}
     for unit in units:
         if len(unit.nodes) > 1 and unit.entry is not None:
             by_shape.setdefault(structure(graph, unit), []).append(unit)
@@ -352,8 +354,10 @@ class Parameters:
 def parameterise(graph, t: Template, settings) -> Parameters:
     """Settings equal in every occurrence stay in the body; each other becomes a parameter (or an expression
     of one).  ``settings(node)`` is a node's written fields ({field: value}, defaults left out)."""
-    body = {r: {} for r in t.roles}
-    series_of, declared, values = {}, {}, {id(u): {} for u in t.units}
+    body: dict[Any, dict[str, Any]] = {r: {} for r in t.roles}
+    series_of: dict[Any, Any] = {}
+    declared: dict[str, Any] = {}
+    values: dict[int, dict[str, Any]] = {id(u): {} for u in t.units}
     for role, flag in t.optional.items():
         declared[flag] = ("bool", False)
         for u in t.units:

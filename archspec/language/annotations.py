@@ -66,12 +66,15 @@ class Annotation:
             return value in self.options
         if self.head == "bool":
             return isinstance(value, bool)
+        low, high = self.low, self.high
         if self.head == "int":
-            if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+            assert low is not None and high is not None  # a parsed int annotation has both bounds
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 return False
-            return self.step is None or (value - self.low) % self.step == 0
+            return self.step is None or (value - low) % self.step == 0
         if self.head == "float":
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
+            assert low is not None and high is not None
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
         if self.head == "subset":
             hi = self.max if self.max is not None else len(self.options)
             return (isinstance(value, list) and all(v in self.options for v in value)

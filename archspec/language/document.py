@@ -19,6 +19,8 @@ column.  Rules for ``extends: parent.yaml`` (child over parent):
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import re
 from dataclasses import dataclass, field
@@ -317,7 +319,8 @@ def load_document(path: str, text: str | None = None, overrides: dict | None = N
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value, path)
     _check_name(data)
-    blocks, origins = {}, {}
+    blocks: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     _load_blocks(data, path, blocks, origins, set())
     for name, block in blocks.items():
         loc = getattr(block, "loc", None)

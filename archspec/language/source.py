@@ -16,10 +16,8 @@ import yaml
 
 from archspec.errors import Loc, fail
 
-try:  # the C composer is much faster and just as safe (it composes, we construct)
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+# the C composer is much faster and just as safe (it composes, we construct)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_VALUES = 200_000  # after alias expansion

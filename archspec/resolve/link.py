@@ -9,7 +9,7 @@ from __future__ import annotations
 from archspec import kinds as K
 from archspec.errors import did_you_mean
 from archspec.ir import Node, Output, topological_order
-from archspec.resolve.scope import AliasEnt, ErrorEnt, NodeEnt, Ref, ScopeEnt
+from archspec.resolve.scope import AliasEnt, ErrorEnt, NodeEnt, Ref, Scope, ScopeEnt
 
 
 class Linker:
@@ -26,8 +26,9 @@ class Linker:
         if ref.entity is not None:
             return self.entity_path(ref.entity, ref, seen)
         text, scope = ref.text, ref.scope
+        assert text is not None and scope is not None  # a reference is an entity, or a name in a scope
         if text == "in":
-            s = scope
+            s: Scope | None = scope
             while s is not None and s.block_input is None and s.parent is not None:
                 s = s.parent
             if s is None or s.block_input is None:
@@ -38,13 +39,13 @@ class Linker:
             scope, text = scope.root, text[1:]
         ent = _find(scope, text)
         if ent is None:
-            visible = []
+            visible: list[str] = []
             s = scope
             while s is not None:
                 visible.extend(s.names)
                 s = s.parent
             visible = [n for n in visible if n != ref.node.rsplit("/", 1)[-1]]
-            if not text.startswith("/") and scope.root is not None and _find(scope.root, text) is not None:
+            if not text.startswith("/") and scope is not None and scope.root is not None and _find(scope.root, text) is not None:
                 self.error(ref.loc, ref.node, f'reference to "{ref.text}": a block sees only its own names and '
                            f'"in" (its input); "{text}" is a top-level node, reached from inside a block as '
                            f'"/{text}"')

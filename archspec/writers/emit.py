@@ -7,6 +7,8 @@ annotations, and checking it gives the same summary as the original.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from archspec import kinds as K
@@ -17,7 +19,7 @@ from archspec.ir import Graph
 def graph_to_spec(graph: Graph) -> dict:
     layers = []
     for node in graph.nodes.values():
-        body = {"id": node.path}
+        body: dict[str, Any] = {"id": node.path}
         if node.inputs:
             body["inputs"] = list(node.inputs)
         body.update(_plain(node.attrs))

@@ -99,7 +99,7 @@ def build_schema() -> dict:
         "params": {"type": "object", "additionalProperties": _param()},
         "defaults": {"$ref": "#/$defs/defaults"}, "layers": {"$ref": "#/$defs/layers"},
         "output": {"type": "string"}}}
-    assert set(block["properties"]) == set(BLOCK_KEYS)
+    assert set(block["properties"]) == set(BLOCK_KEYS)  # type: ignore[call-overload]
     patch_op = {"type": "object", "minProperties": 1, "properties": {
         "at": {"type": "string"}, "set": {"type": "object"}, "remove": {"const": True},
         "insert_before": {"$ref": "#/$defs/layers"}, "insert_after": {"$ref": "#/$defs/layers"},

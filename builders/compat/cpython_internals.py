@@ -31,6 +31,8 @@ import functools
 import os
 import sys
 import types
+from collections.abc import Callable
+from typing import Any
 
 from builders.compat import UntestedVersion
 
@@ -60,6 +62,7 @@ def _chunked_frame_stack() -> bool:
     return True
 
 
+_call_in_chunk: Callable[..., Any]
 if _chunked_frame_stack():
     _call_in_chunk = types.FunctionType(_call.__code__.replace(co_stacksize=_call.__code__.co_stacksize + ROOM),
                                         _call.__globals__, "_call_in_chunk")

@@ -380,14 +380,12 @@ def render(dot_text: str, path, *, dpi=None, timeout=DOT_TIMEOUT_S):
     if fmt is None:
         raise RenderError(f"{path}: unknown diagram format {suffix or '(no suffix)'!r}; "
                           f"use one of {', '.join(FORMATS)}")
-    exe = None
-    if fmt != "dot":
-        exe = shutil.which("dot")
-        if exe is None:
-            raise RenderError(dot_missing_message(fmt))
     if fmt == "dot":
         write_text(path, dot_text)
         return path
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RenderError(dot_missing_message(fmt))
     with atomic_path(path) as tmp:
         cmd = [exe, f"-T{fmt}", f"-o{tmp}"]
         if dpi and fmt == "png":

@@ -67,7 +67,7 @@ def _watching_servicer(oracle, watch: _Watch):
     """Keras Tuner's oracle servicer, telling ``watch`` of every request and heartbeat."""
     base = kt_internals.oracle_servicer_class()
 
-    class Servicer(base):
+    class Servicer(base):  # type: ignore[valid-type,misc]  # Keras Tuner's class, found at run time
         def CreateTrial(self, request, context):
             self.watch.request()
             response = super().CreateTrial(request, context)

@@ -18,6 +18,8 @@ what the interrupted one would have.
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 import random
 
@@ -123,7 +125,7 @@ class NSGA2Oracle(ScreeningMixin, kt.oracles.RandomSearchOracle):
         if len(done) < self.population:
             return []
         points = [v for _, v in done]
-        pool = []
+        pool: list[Any] = []
         for rank, front in enumerate(sort_fronts(points)):
             crowding = crowding_distance(points, front)
             chosen = sorted(front, key=lambda i: -crowding[i])[:self.population - len(pool)]

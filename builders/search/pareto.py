@@ -19,7 +19,7 @@ def non_dominated(points) -> list[int]:
 
 def sort_fronts(points) -> list[list[int]]:
     """NSGA-II's fast non-dominated sort: the indices by front, the non-dominated ones first."""
-    dominated_by = [[] for _ in points]  # the points each one dominates
+    dominated_by: list[list[int]] = [[] for _ in points]  # the points each one dominates
     count = [0] * len(points)  # how many points dominate each one
     for i, p in enumerate(points):
         for j, q in enumerate(points):

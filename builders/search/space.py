@@ -70,6 +70,7 @@ def declare(hp: kt.HyperParameters, name: str, ann: Annotation, conditions, anno
         value = _get_or_create(hp, Int(name, ann.low, ann.high, step=ann.step, default=ann.default_value(),
                                        sampling="log" if ann.log else "linear", conditions=conds))
     elif ann.head == "float":
+        assert ann.low is not None and ann.high is not None  # a parsed float annotation has both bounds
         value = _get_or_create(hp, Float(name, float(ann.low), float(ann.high), step=ann.step,
                                          sampling="log" if ann.log else "linear",
                                          default=float(ann.default_value()), conditions=conds))

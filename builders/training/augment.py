@@ -9,6 +9,8 @@ gradient checking never see it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 
 from archspec.language.training import AUGMENTATION
@@ -22,7 +24,7 @@ def make_augment(aug: dict, input_shape, seed: int = 0):
     h, w, c = input_shape
     aug = {**AUGMENTATION.defaults(), **aug}
     fill = aug["fill_mode"]
-    layers = []
+    layers: list[Any] = []
     s = seed
 
     def nxt():

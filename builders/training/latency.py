@@ -25,7 +25,8 @@ def measure_latency(model, input_shape, batch: int, warmup: int = 3, runs: int =
     x = np.zeros((batch, *input_shape), dtype="float32")
     for _ in range(warmup):
         model.predict_on_batch(x)
-    times, start = [], time.perf_counter()
+    times: list[float] = []
+    start = time.perf_counter()
     while len(times) < runs and (len(times) < 3 or time.perf_counter() - start < budget_seconds):
         t = time.perf_counter()
         model.predict_on_batch(x)
