@@ -601,7 +601,8 @@ def predict(run, images, top_k, as_json):
 @click.option("--batch", "batch_size", type=click.IntRange(min=1),
               help="The trials' global batch size (as --set training.batch_size=N; the memory estimate's too).")
 @click.option("--devices", default=None, metavar="auto|cpu|cpu:N|gpu|gpu:N", help="Devices of each trial (as for train).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tuner's sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the tuner's sampling: the same seed tries the same networks.")
 @click.option("--role", type=click.Choice(["chief", "worker"]), help="Distributed search: serve the oracle, or run trials.")
 @click.option("--oracle", metavar="HOST:PORT", help="The chief's address (with --role).")
 @click.option("--worker-timeout", type=float, default=120.0, show_default=True,

@@ -61,11 +61,18 @@ class HyperbandOracle(ScreeningMixin, kt.oracles.HyperbandOracle):
 TUNERS = ("random", "bayesian", "hyperband", "nsga2")
 
 
+def tuner_seed(seed: int | None) -> int | None:
+    """The seed Keras Tuner is given for archspec's ``--seed``: one more, because Keras Tuner replaces a seed of 0
+    with a random one (``seed or random.randint(1, 10000)``); ``None`` stays random."""
+    return None if seed is None else seed + 1
+
+
 def make_oracle(tuner: str, objectives, max_trials: int, seed: int | None, max_epochs: int,
                 population: int | None = None):
     """The oracle of ``--tuner``; Keras Tuner tracks the first training metric of ``objectives``."""
     target = training_objective(objectives)
-    common = dict(objective=kt.Objective(target.metric, target.direction), seed=seed, max_retries_per_trial=0,
+    common = dict(objective=kt.Objective(target.metric, target.direction), seed=tuner_seed(seed),
+                  max_retries_per_trial=0,
                   max_consecutive_failed_trials=10**9)  # a failed trial never stops the search
     if tuner == "nsga2":
         return NSGA2Oracle(max_trials=max_trials, objectives=objectives,

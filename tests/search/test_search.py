@@ -57,10 +57,10 @@ layers:
 """
 
 
-def _oracle_and_model(path, tuner="random", **limits):
+def _oracle_and_model(path, tuner="random", seed=1, **limits):
     doc = load_document(path)
     hm = SpecHyperModel(doc)
-    oracle = make_oracle(tuner, (Objective("val_accuracy", "max"),), 10, 1, 4)
+    oracle = make_oracle(tuner, (Objective("val_accuracy", "max"),), 10, seed, 4)
     opts = SearchOptions(spec=path, out=os.path.dirname(path), **limits)
     oracle.screen = make_screen(hm, oracle, opts)
     oracle._set_project_dir(os.path.dirname(path), "tuner")

@@ -2,7 +2,9 @@
 depth of its caller (python/cpython#142183).  Measured in page faults, which are counted exactly: a call
 that gets a fresh chunk touches a freshly mapped page."""
 
+import os
 import resource
+import subprocess
 import sys
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from builders.compat import UntestedVersion
 from builders.compat import cpython_internals
 from builders.compat.cpython_internals import call_with_stack_room, with_stack_room
+from tests.helpers import ROOT
 
 CALLS = 5000
 DEPTHS = range(400)  # a few hundred small frames cross several 16 KiB chunk boundaries
@@ -41,10 +44,23 @@ def test_a_loop_with_stack_room_does_not_thrash_at_any_depth():
 
 @pytest.mark.skipif(sys.implementation.name != "cpython" or sys.version_info[:2] not in ((3, 11), (3, 12)),
                     reason="CPython 3.11 and 3.12 thrash; later versions keep a spare chunk")
+@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")), reason="run in a plain pytest process instead "
+                    "(test_the_thrash_in_a_plain_pytest_process)")
 def test_the_same_loop_without_it_thrashes_at_some_depth():
     """What the test above would see without stack room: a fault per call at a chunk boundary."""
     faults = [_faults(_at_depth, d, _loop, CALLS) for d in DEPTHS]
     assert max(faults) >= CALLS
+
+
+@pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="the test above runs in this process")
+def test_the_thrash_in_a_plain_pytest_process():
+    """The test above, where the frames below it are pytest's own: which depths put a call at a chunk boundary
+    depends on them, and under pytest-xdist's worker loop none of those it tries is one."""
+    test = f"{os.path.relpath(__file__, ROOT)}::test_the_same_loop_without_it_thrashes_at_some_depth"
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", test],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")})
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:]
 
 
 def test_with_stack_room_is_a_transparent_decorator():
