@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archspec.language.training import DATA_KERAS, DEFAULTS, TrainingError
+from builders import limits
 
 SPLIT_SEED = 20240917
 CACHE_BYTES = 1 << 30  # keep preprocessed images in memory up to 1 GiB
@@ -113,6 +114,7 @@ def load_data(source: str, *, validation_split: float = DEFAULTS["validation_spl
     if os.path.isdir(source):
         return _folder(source, validation_split, test_split)
     if source.endswith(".npz"):
+        limits.require_regular_file(source, "data")
         return _npz(source, validation_split, test_split)
     raise TrainingError(f"data {source!r}: not a folder or a .npz file")
 
@@ -165,6 +167,8 @@ def _npz(path, validation_split, test_split):
 
     if not zipfile.is_zipfile(path):  # else np.load takes it for a pickle and talks about allow_pickle
         raise TrainingError(f"data {path}: not a .npz file (a zip archive of arrays, as numpy.savez writes)")
+    limits.check_zip_members(path, "data", "ARCHSPEC_MAX_DATA_BYTES")
+    limits.check_npy_arrays(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -206,9 +210,9 @@ def _npz(path, validation_split, test_split):
 
 
 def _folder(path, validation_split, test_split):
-    from PIL import Image
-
     classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
+    for c in classes:
+        _refuse_link(os.path.join(path, c), path)
     if not classes:
         raise TrainingError(f"data {path}: an image folder needs one sub-folder per class (e.g. {path}/cat/1.png)")
     files, labels = [], []
@@ -220,11 +224,12 @@ def _folder(path, validation_split, test_split):
                 if not name.lower().endswith(IMAGE_EXTENSIONS):
                     continue
                 f = os.path.join(root, name)
+                _refuse_link(f, path)
+                limits.require_regular_file(f, f"data {path}:")
                 try:
-                    with Image.open(f) as im:
-                        w, h = im.size
-                except Exception as e:  # noqa: BLE001
-                    raise TrainingError(f"data {path}: {f} is not a readable image ({type(e).__name__}: {e})") from None
+                    w, h = image_size(f)
+                except UnreadableImage as e:
+                    raise TrainingError(f"data {path}: {f} is not a readable image ({e})") from None
                 min_h = h if min_h is None else min(min_h, h)
                 min_w = w if min_w is None else min(min_w, w)
                 files.append(f)
@@ -235,6 +240,13 @@ def _folder(path, validation_split, test_split):
     y = np.asarray(labels, np.int64)
     splits = _split(None, y, np.asarray(files), validation_split, test_split)
     return Data(os.path.basename(os.path.normpath(path)), classes, splits, (min_h, min_w), 0)
+
+
+def _refuse_link(entry, folder):
+    """An image folder is read without leaving it: a linked class folder or image is refused."""
+    if os.path.islink(entry):
+        raise TrainingError(f"data {folder}: {entry} is a symbolic link (to {os.readlink(entry)}); archspec reads "
+                            "only what is inside the data folder: copy it in instead")
 
 
 def _nhwc(x, what):
@@ -275,6 +287,8 @@ def _labels(y, what):
     y = y.astype(np.int64)
     if y.size and y.min() < 0:
         raise TrainingError(f"data {what}: labels must be class indices 0..K-1, found {y.min()}")
+    if y.size:
+        limits.check_class_count(int(y.max()) + 1, f"data {what}")
     return y
 
 
@@ -456,16 +470,40 @@ def steps(n, batch_size, drop_remainder=False):
     return n // batch_size if drop_remainder else math.ceil(n / batch_size)
 
 
+def image_size(path):
+    """(width, height) of an image from its header (PIL reads no pixels yet), within the pixel limit: one check
+    for training and predict alike."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # archspec's own limit applies, with its message
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Exception as e:  # noqa: BLE001 - any undecodable header
+        raise UnreadableImage(f"{type(e).__name__}: {e}") from None
+    limits.check_image_size(path, w, h)
+    return w, h
+
+
+class UnreadableImage(TrainingError):
+    """An image whose header cannot be read; the message says what the decoder said."""
+
+
 def load_images(paths, input_shape, errors=None):
     """Image files (predict) -> (float32 numpy batch, the paths it holds).  An unreadable file raises a clear
     TrainingError, or, given a list ``errors``, is appended there as (path, message) and left out."""
-    import tensorflow as tf
-
     out, kept = [], []
     for p in paths:
         try:
             if not os.path.isfile(p):
                 raise TrainingError(f"{p}: no such image file")
+            limits.require_regular_file(p, "image")
+            try:
+                image_size(p)
+            except UnreadableImage as e:
+                raise TrainingError(f"{p}: cannot decode the image ({e})") from None
+            import tensorflow as tf  # after the checks: a refused file costs no TensorFlow start-up
+
             try:
                 out.append(decode_file(tf.constant(p), input_shape).numpy())
             except Exception as e:  # noqa: BLE001 - InvalidArgumentError etc.

@@ -14,6 +14,9 @@ from archspec.language.training import TrainingError
 from builders.training.native_stderr import quiet_native_stderr
 
 
+MAX_GPUS = 64  # more than any one machine holds; a larger N is a typo
+
+
 def parse_devices(text):
     """``auto`` | ``cpu`` | ``cpu:N`` | ``gpu`` | ``gpu:N`` -> (kind, count or None)."""
     if not text or text == "auto":
@@ -24,6 +27,12 @@ def parse_devices(text):
     if count:
         if not count.isdigit() or int(count) < 1:
             raise TrainingError(f"--devices {text}: N must be a whole number >= 1")
+        cores = os.cpu_count() or 1
+        if kind == "cpu" and int(count) > cores:
+            raise TrainingError(f"--devices {text}: this machine has {cores} CPU cores; cpu:N splits them into N "
+                                f"logical devices, at most one per core (cpu:{cores})")
+        if kind == "gpu" and int(count) > MAX_GPUS:
+            raise TrainingError(f"--devices {text}: at most {MAX_GPUS} GPUs on one machine")
         return kind, int(count)
     return kind, None
 
