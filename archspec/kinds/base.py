@@ -206,6 +206,11 @@ class Kind:
     # whether it mixes every position of a feature map (flatten, global pooling, dense): no receptive field after it
     ends_receptive_field = False
 
+    @property
+    def is_merge(self):
+        """Whether it combines its inputs into one (the resolver passes a merge left with one input on as is)."""
+        return self.category == "merge"
+
     def field_map(self):
         return {f.name: f for f in self.fields}
 
