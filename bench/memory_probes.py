@@ -4,8 +4,8 @@ Each probe is a 32x32x16 input, a few layers, a global pool and a classifier.  F
 XLA's memory analysis of the compiled Adam step (``bench/memory_vs_xla.py``) and archspec's estimate; the slope
 between them is the memory per sample, printed in units of T, one 32x32x16 float32 tensor.  A probe repeated
 (``x2``) tells what a layer keeps (the second copy adds it) from what it needs only while its gradient runs
-(the working set, counted once).  These figures set ``Kind.kept_for_backward`` / ``scratch_for_backward`` and
-``ACTIVATION_SCRATCH`` in ``archspec/kinds.py``.
+(the working set, counted once).  These figures set ``MemoryRule.kept_for_backward`` / ``scratch_for_backward`` and
+``ACTIVATION_SCRATCH`` in ``archspec/analysis/memory_rules.py``.
 
     KERAS_BACKEND=jax python bench/memory_probes.py [probe name ...]
 """

@@ -1,5 +1,6 @@
 """What a resolved archspec graph becomes, outside the TensorFlow-free language package.
 
+* :mod:`builders.keras`: each kind's Keras builder and importer, one module per family;
 * :mod:`builders.keras_model`: the Keras functional model (and saving it);
 * :mod:`builders.layers`: the custom layers (Local Response Normalization, the explicit-backward Conv2D);
 * :mod:`builders.gradcheck`: numerical gradient checks of those layers in float64;

@@ -3,9 +3,11 @@
 A model is read from its functional configuration (``model.get_config()``, the same as ``model.to_json()``):
 public, the same for a live model, a ``.keras`` file (loaded with ``safe_mode=True``), a JSON file and
 ``keras:NAME`` (a ``keras.applications`` constructor with ``weights=None``).  Each Keras layer becomes one node
-named after it; nested Sequential/Functional models (ConvNeXt's stem) are inlined.  Layers archspec cannot express
-are listed all at once (:class:`ModelImportError`), nothing is written.  The graph is flat, one node per layer;
-:func:`archspec.discovery.readable_spec.readable_spec` writes it with the blocks and repeats it finds.
+named after it; nested Sequential/Functional models (ConvNeXt's stem) are inlined.  The importer of each Keras
+layer class is in its family's module of :mod:`builders.keras` (:func:`builders.keras.register_importer`).  Layers
+archspec cannot express are listed all at once (:class:`ModelImportError`), nothing is written.  The graph is flat,
+one node per layer; :func:`archspec.discovery.readable_spec.readable_spec` writes it with the blocks and repeats it
+finds.
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from archspec import kinds as K
 from archspec.language.document import plain_name
 from archspec.errors import Loc
 from archspec.ir import Graph, Node, Output
-
-_INITIALIZERS = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
-                 "HeNormal": "he_normal", "LecunUniform": "lecun_uniform", "LecunNormal": "lecun_normal",
-                 "Zeros": "zeros", "Ones": "ones", "Orthogonal": "orthogonal"}
+from builders.keras import IMPORTERS, register_importer
 
 
 class ModelImportError(ValueError):
@@ -145,157 +144,15 @@ def _tensor_list(value):
     return []
 
 
-def _activation(value):
-    """The spec's name of a Keras activation setting (a name, or a serialized function), or None."""
-    name = value.get("config") if isinstance(value, dict) else value
-    name = {"archspec>gelu_tanh": "gelu_tanh", "hard_silu": "hard_swish"}.get(name, name)
-    return name if name in K.ACTIVATIONS else None
-
-
-def _initializer(value):
-    if isinstance(value, dict) and value.get("class_name") in _INITIALIZERS and not any(
-            v is not None for k, v in (value.get("config") or {}).items() if k != "seed"):
-        return _INITIALIZERS[value["class_name"]]
-    return None
-
-
-def _conv_fields(cfg):
-    out = {"kernel": list(cfg["kernel_size"]), "strides": list(cfg["strides"]), "padding": cfg["padding"],
-           "dilation": list(cfg.get("dilation_rate", [1, 1])), "use_bias": cfg["use_bias"]}
-    act = _activation(cfg.get("activation", "linear"))
-    if act is None:
-        return None
-    out["activation"] = act
-    return out
-
-
 def _layer_to_kind(cls, cfg):
     """(kind, fields) of a Keras layer's config, or why it cannot be expressed (a string)."""
     if cfg.get("data_format") not in (None, "channels_last"):
         return "data_format channels_first"
-    mapper = _MAPPERS.get(cls)
-    if mapper is None:
+    importer = IMPORTERS.get(cls)
+    if importer is None:
         return "no archspec kind for this layer"
-    result = mapper(cfg)
+    result = importer.fn(cfg)
     return result if result is not None else "settings archspec cannot express"
-
-
-def _conv2d(cfg):
-    fields = _conv_fields(cfg)
-    if fields is None:
-        return None
-    fields.update(filters=cfg["filters"], groups=cfg.get("groups", 1))
-    init = _initializer(cfg.get("kernel_initializer"))
-    if init:
-        fields["kernel_initializer"] = init
-    return "conv2d", fields
-
-
-def _depthwise(cfg):
-    fields = _conv_fields(cfg)
-    return None if fields is None else ("depthwise_conv2d", {**fields, "depth_multiplier": cfg["depth_multiplier"]})
-
-
-def _separable(cfg):
-    fields = _conv_fields(cfg)
-    return None if fields is None else ("separable_conv2d", {**fields, "filters": cfg["filters"],
-                                                             "depth_multiplier": cfg["depth_multiplier"]})
-
-
-def _dense(cfg):
-    act = _activation(cfg.get("activation", "linear"))
-    return None if act is None else ("dense", {"units": cfg["units"], "activation": act, "use_bias": cfg["use_bias"]})
-
-
-def _pool(kind):
-    return lambda cfg: (kind, {"pool": list(cfg["pool_size"]), "strides": list(cfg["strides"] or cfg["pool_size"]),
-                               "padding": cfg["padding"]})
-
-
-def _batchnorm(cfg):
-    if _one_axis(cfg.get("axis")) not in (-1, 3):
-        return None
-    return "batchnorm", {k: cfg[k] for k in ("momentum", "epsilon", "center", "scale")}
-
-
-def _sample_axis(axis):
-    """Keras counts the batch axis; a spec's axes are a sample's (the same for negative ones)."""
-    return axis - 1 if axis > 0 else axis
-
-
-def _layernorm(cfg):
-    axis = _one_axis(cfg.get("axis", -1))
-    if axis is None or cfg.get("rms_scaling"):
-        return None
-    return "layer_norm", {"axis": _sample_axis(axis), "epsilon": cfg["epsilon"], "center": cfg["center"], "scale": cfg["scale"]}
-
-
-def _dropout(cfg):
-    noise = cfg.get("noise_shape")
-    if noise and list(noise)[1:] == [1] * (len(noise) - 1):  # per sample: EfficientNet's drop-connect
-        return "drop_path", {"rate": cfg["rate"], **({"seed": cfg["seed"]} if cfg.get("seed") is not None else {})}
-    return None if noise else ("dropout", {"rate": cfg["rate"]})
-
-
-def _activation_layer(cfg):
-    act = _activation(cfg.get("activation"))
-    return None if act is None else ("activation", {"fn": act})
-
-
-def _relu(cfg):
-    if cfg.get("threshold", 0) not in (0, 0.0):
-        return None
-    if cfg.get("max_value") in (6, 6.0) and not cfg.get("negative_slope"):
-        return "activation", {"fn": "relu6"}
-    if cfg.get("max_value") is None:
-        slope = cfg.get("negative_slope") or 0.0
-        return "activation", ({"fn": "leaky_relu", "negative_slope": slope} if slope else {"fn": "relu"})
-    return None
-
-
-def _input(cfg):
-    shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
-    return "input", {"shape": list(shape[1:]), "dtype": cfg.get("dtype", "float32")}
-
-
-def _rescaling(cfg):
-    return "rescaling", {"scale": cfg["scale"], "offset": cfg.get("offset", 0.0)}
-
-
-def _one_axis(value):
-    """A Keras axis setting as one int (an axis list or tuple of one), or None when it is not one axis."""
-    if isinstance(value, (list, tuple)):
-        return value[0] if len(value) == 1 and isinstance(value[0], int) else None
-    return value if isinstance(value, int) else None
-
-
-def _normalization(cfg):
-    if cfg.get("axis") is not None and _one_axis(cfg["axis"]) not in (-1, 3):
-        return None
-    return "normalization", {"mean": cfg.get("mean"), "variance": cfg.get("variance"), "invert": cfg.get("invert",
-                                                                                                          False)}
-
-
-_MAPPERS = {
-    "InputLayer": _input, "Conv2D": _conv2d, "DepthwiseConv2D": _depthwise, "SeparableConv2D": _separable,
-    "Dense": _dense, "MaxPooling2D": _pool("max_pool2d"), "AveragePooling2D": _pool("avg_pool2d"),
-    "GlobalAveragePooling2D": lambda c: ("global_avg_pool2d", {"keepdims": c.get("keepdims", False)}),
-    "GlobalMaxPooling2D": lambda c: ("global_max_pool2d", {"keepdims": c.get("keepdims", False)}),
-    "BatchNormalization": _batchnorm, "LayerNormalization": _layernorm, "Dropout": _dropout,
-    "Activation": _activation_layer, "ReLU": _relu, "Flatten": lambda c: ("flatten", {}),
-    "Reshape": lambda c: ("reshape", {"target_shape": list(c["target_shape"])}),
-    "ZeroPadding2D": lambda c: ("zero_padding2d", {"padding": [list(p) for p in c["padding"]]}),
-    "Cropping2D": lambda c: ("cropping2d", {"cropping": [list(p) for p in c["cropping"]]}),
-    "Add": lambda c: ("add", {}), "Multiply": lambda c: ("multiply", {}), "Average": lambda c: ("average", {}),
-    "Maximum": lambda c: ("maximum", {}), "Concatenate": lambda c: ("concat", {"axis": _sample_axis(c.get("axis", -1))}),
-    "Rescaling": _rescaling, "Normalization": _normalization,
-    "LayerScale": lambda c: ("layer_scale", {"init_value": c["init_values"] if "init_values" in c
-                                             else c["init_value"]}),
-    "LocalResponseNormalization": lambda c: ("lrn", {k: c[k] for k in ("k", "n", "alpha", "beta")}),
-    "DropPath": lambda c: ("drop_path", {"rate": c["rate"]}),
-    "ScaledAdd": lambda c: ("add", {"scales": list(c["scales"])}),
-    "CustomScaleLayer": lambda c: ("add", {"scales": [1.0, c["scale"]]}),  # InceptionResNetV2: x + scale * r
-}
 
 
 def leaf_layers(model):
@@ -323,4 +180,4 @@ def with_weights(graph, source_model, paths: dict | None = None):
     return model
 
 
-__all__ = ["ModelImportError", "import_model", "leaf_layers", "load_source", "with_weights"]
+__all__ = ["ModelImportError", "import_model", "leaf_layers", "load_source", "register_importer", "with_weights"]

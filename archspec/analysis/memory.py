@@ -6,17 +6,18 @@ Four parts, as a framework holds them:
 * **gradients**, one float32 per trainable parameter;
 * **optimizer slots**, float32 per trainable parameter: SGD none (one with momentum), RMSprop one (two with
   momentum, three centred), Adam and AdamW two;
-* **activations kept for the backward pass**, per sample: each layer kind says which tensors its gradient
-  needs (:meth:`archspec.kinds.Kind.kept_for_backward`: a convolution its input, batch norm its input, a ReLU its
+* **activations kept for the backward pass**, per sample: each layer kind's rule
+  (:mod:`archspec.analysis.memory_rules`) says which tensors its gradient needs
+  (:meth:`~.memory_rules.MemoryRule.kept_for_backward`: a convolution its input, batch norm its input, a ReLU its
   input as XLA keeps it (TensorFlow keeps its output, the same size), a sigmoid its output, dropout a one-byte
   mask, max pooling its input and output, an addition nothing) and what it makes inside itself that its
-  gradient needs (:meth:`~archspec.kinds.Kind.kept_inside`: a separable convolution's depthwise output); a
+  gradient needs (:meth:`~.memory_rules.MemoryRule.kept_inside`: a separable convolution's depthwise output); a
   tensor kept by several layers is counted once, a flatten as what it views.  In the compute dtype: 4 bytes,
   2 under mixed precision.
 * **workspace**: the input batch and what the backward pass needs at its peak.  It runs from the last layer
   to the first and frees a kept tensor once the first layer that keeps it is done; at each layer it holds the
   kept tensors not yet freed plus that layer's working set (the gradients of its input and output and the
-  scratch buffers of its kind, :meth:`~archspec.kinds.Kind.scratch_for_backward`), and the peak is the largest
+  scratch buffers of its kind, :meth:`~.memory_rules.MemoryRule.scratch_for_backward`), and the peak is the largest
   of these.  Plus the buffers a layer makes the step hold from start to end (a padded max pool's index arrays,
   a depthwise kernel's dense gradient on XLA's CPU backend).
 
@@ -37,12 +38,12 @@ import re
 from dataclasses import dataclass
 
 from archspec import kinds as K
+from archspec.analysis.memory_rules import rule_for
 
 FLOAT = 4
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MAX_BATCH = 10**7
-RECOMPUTED = ("relu", "relu6", "hard_swish")  # activations whose input XLA recomputes after batch norm or an addition
 
 
 class MemoryEstimateError(ValueError):
@@ -134,15 +135,15 @@ def _kept_entries(analysis, value_bytes):
         info = analysis.nodes.get(node.path)
         if info is None:
             continue
-        kind, path, elements = K.lookup(node.kind), node.path, math.prod(info.shape)
+        rule, path, elements = _rule(node), node.path, math.prod(info.shape)
         shapes = [analysis.nodes[i].shape for i in node.inputs]
-        if inside := kind.kept_inside(node.attrs, shapes, info.shape):
+        if inside := rule.kept_inside(node.attrs, shapes, info.shape):
             yield path, ("inside", path), inside * value_bytes
-        if held := kind.held_through_step(node.attrs, shapes, info.shape):
+        if held := rule.held_through_step(node.attrs, shapes, info.shape):
             yield None, ("held", path), held * 4  # int32 indices
         if _bias_before_batchnorm(node, nodes, consumers):
             yield path, ("before bias", path), elements * value_bytes
-        for what in kind.kept_for_backward(node.attrs):
+        for what in rule.kept_for_backward(node.attrs):
             if what == "inputs" and not _input_recomputed(node, nodes):
                 for i in node.inputs:
                     yield from _output_of(analysis, i, path, value_bytes)
@@ -163,7 +164,7 @@ def _output_of(analysis, path, keeper, value_bytes):
     node = analysis.graph.nodes[path]
     if path not in analysis.nodes or node.kind == "input":
         return
-    if node.kind in ("flatten", "reshape", "identity"):
+    if _rule(node).view:
         for piece in node.inputs:
             yield from _output_of(analysis, piece, keeper, value_bytes)
         return
@@ -173,16 +174,19 @@ def _output_of(analysis, path, keeper, value_bytes):
 def _bias_before_batchnorm(node, nodes, consumers) -> bool:
     """A convolution with a bias that feeds batch norm: XLA keeps its output before the bias as well as after
     it (``bench/xla_peak_buffers.py`` on ResNet-50)."""
-    return (node.kind in ("conv2d", "depthwise_conv2d", "separable_conv2d") and bool(node.attrs.get("use_bias"))
-            and any(nodes[c].kind == "batchnorm" for c in consumers[node.path]))
+    return (_rule(node).bias_kept_twice and bool(node.attrs.get("use_bias"))
+            and any(_rule(nodes[c]).batch_normalizes for c in consumers[node.path]))
 
 
 def _input_recomputed(node, nodes) -> bool:
     """A ReLU-like activation right after batch norm or an addition: XLA fuses the normalisation (and the
     addition) into the activation's gradient and recomputes its input from what those keep
     (``bench/xla_peak_buffers.py`` on MobileNet and ResNet-50)."""
-    return (node.kind == "activation" and node.attrs["fn"] in RECOMPUTED and len(node.inputs) == 1
-            and nodes[node.inputs[0]].kind in ("batchnorm", "add"))
+    return len(node.inputs) == 1 and _rule(node).input_recomputed(node.attrs, _rule(nodes[node.inputs[0]]))
+
+
+def _rule(node):
+    return rule_for(K.lookup(node.kind))
 
 
 def peak_bytes_per_sample(analysis, kept: dict, value_bytes: int) -> int:
@@ -202,20 +206,20 @@ def peak_bytes_per_sample(analysis, kept: dict, value_bytes: int) -> int:
 
 def working_set(analysis, node) -> int:
     """Elements per sample one layer's backward step needs while it runs: the gradients of its output and
-    inputs and the scratch buffers of its kind (:meth:`archspec.kinds.Kind.scratch_for_backward`)."""
-    in_worth, out_worth = K.lookup(node.kind).scratch_for_backward(node.attrs)
+    inputs and the scratch buffers of its kind (:meth:`~.memory_rules.MemoryRule.scratch_for_backward`)."""
+    in_worth, out_worth = _rule(node).scratch_for_backward(node.attrs)
     return (_input_elements(analysis, node) * (1 + in_worth)
             + math.prod(analysis.nodes[node.path].shape) * (1 + out_worth))
 
 
 def step_buffers(analysis) -> int:
     """Elements of the largest buffers one layer makes the step hold whatever the batch
-    (:meth:`archspec.kinds.Kind.step_buffers`, e.g. a depthwise kernel's dense gradient)."""
+    (:meth:`~.memory_rules.MemoryRule.step_buffers`, e.g. a depthwise kernel's dense gradient)."""
     largest = 0
     for node in analysis.graph.nodes.values():
         if node.path in analysis.nodes:
             shapes = [analysis.nodes[i].shape for i in node.inputs if i in analysis.nodes]
-            largest = max(largest, K.lookup(node.kind).step_buffers(node.attrs, shapes))
+            largest = max(largest, _rule(node).step_buffers(node.attrs, shapes))
     return largest
 
 

@@ -130,7 +130,7 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
             code, message = warning if isinstance(warning, tuple) else ("", warning)  # a plugin's plain text
             if code not in node.quiet and code not in graph.quiet:
                 diag.warning(node.loc, node.path, message)
-        rf, jump = _receptive_field(kind, node, in_infos)
+        rf, jump = kind.receptive_field(node.attrs, in_infos)
         infos[node.path] = NodeInfo(node.path, node.kind, kind.label(node.attrs), shape, trainable, non_trainable,
                                     kind.macs(node.attrs, shapes, shape), rf, jump,
                                     elements * BYTES_PER_VALUE)
@@ -145,32 +145,12 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
     return result
 
 
-def _receptive_field(kind, node, in_infos):
-    if node.kind == "input":
-        return (1, 1) if len(node.attrs["shape"]) == 3 else (None, None)
-    spatial = [i for i in in_infos if i.rf is not None]
-    if not spatial or len(in_infos[0].shape) != 3 or node.kind in ("flatten", "global_avg_pool2d",
-                                                                  "global_max_pool2d", "dense"):
-        return None, None
-    r_in = max(i.rf for i in spatial)
-    j_in = max(i.jump for i in spatial)
-    win = kind.window(node.attrs)
-    if win is None:
-        return r_in, j_in
-    k = max(win.k)
-    s = max(win.s)
-    return r_in + (k - 1) * j_in, j_in * s
-
-
 def _merge_message(node, in_infos, graph, detail):
     parts = []
     for info in in_infos:
         src = graph.nodes[info.path]
         parts.append(f"{info.path} gives {K.fmt_shape(info.shape)} (defined at {src.loc})")
-    if node.kind == "concat":
-        return "concatenation needs equal sizes on every axis but the concatenated one: " + "; ".join(parts)
-    return (f"{node.kind} needs inputs of the same shape: " + "; ".join(parts) + ". Shapes may also broadcast: "
-            "aligned from the right, each axis equal or 1, as in NumPy and Keras (56×56×32 with 1×1×32 or 32)")
+    return K.lookup(node.kind).mismatch_message(parts)
 
 
 def check(spec, choices=None, overrides=None) -> Analysis:

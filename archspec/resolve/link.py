@@ -99,7 +99,7 @@ class Linker:
         for p, ins in inputs.items():
             proto = self.protos[p]
             kind, attrs = proto.kind, proto.attrs
-            if len(ins) == 1 and K.KINDS[kind].category == "merge":
+            if len(ins) == 1 and K.KINDS[kind].is_merge:
                 kind, attrs = "identity", {}  # a merge left with one input (e.g. by a subset choice) passes it on
             nodes[p] = Node(p, kind, attrs, ins, proto.loc, proto.quiet, proto.hint)
         return nodes, outs, failed

@@ -60,7 +60,7 @@ class ShapesSoFar:
         if FAILED in shapes:
             return FAILED
         kind = K.KINDS[proto.kind]
-        if kind.category == "merge" and len(shapes) == 1:
+        if kind.is_merge and len(shapes) == 1:
             return list(shapes[0])
         if len(shapes) < kind.min_inputs or (kind.max_inputs is not None and len(shapes) > kind.max_inputs):
             return FAILED

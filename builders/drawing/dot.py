@@ -203,7 +203,7 @@ class _DotWriter:
         if self.show_params and info.params:
             sub.append(_params_text(info.params))
         label = head + _sub_label(sub, self.compact)
-        shape = "ellipse" if node.kind == "input" else "box"
+        shape = "ellipse" if cat == "input" else "box"
         tip = f"{did}: {node.kind} · {fmt_shape(info.shape)} · {info.params:,} params · {info.macs:,} MACs"
         return (f"{_q(did)} [label=<{label}>, fillcolor={_q(CATEGORY_COLOURS[cat])}, shape={shape}, "
                 f"tooltip={_q(tip)}];")

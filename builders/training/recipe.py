@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from archspec.kinds import lookup
 from archspec.language.training import TrainingError, match_paths
 
 
@@ -22,9 +23,8 @@ def output_info(graph, analysis):
         if len(shape) != 1:
             raise TrainingError(f"output {o.name!r} ({o.node}) has shape {shape}; archspec trains classifiers "
                                 "whose outputs are vectors of class scores (add flatten/global pooling and a dense)")
-        act = node.attrs.get("activation") if node.kind in ("dense", "conv2d") else \
-            node.attrs.get("fn") if node.kind == "activation" else "linear"
-        if act in (None, "linear"):
+        act = lookup(node.kind).output_activation(node.attrs)
+        if act == "linear":
             logits = True
         elif act == "softmax":
             logits = False

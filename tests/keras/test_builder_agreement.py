@@ -7,13 +7,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import yaml  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
 from archspec import resolve  # noqa: E402
 from archspec.analysis import analyse  # noqa: E402
 from archspec.kinds import KINDS, Kind, register_kind  # noqa: E402
+from archspec.writers.schema import build_schema  # noqa: E402
 from builders import keras_model as KM  # noqa: E402
+from builders.drawing.dot import CATEGORY_COLOURS  # noqa: E402
+from builders.keras import IMPORTERS, NOT_IMPORTED  # noqa: E402
+from cli import cli as cli_group  # noqa: E402
 from builders.keras_import import leaf_layers  # noqa: E402
 from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_name, node_layer,  # noqa: E402
                                   node_path, register_builder)
@@ -162,8 +168,47 @@ def test_every_kind_agrees(write_spec):
 def test_every_builtin_kind_has_a_builder():
     import archspec.kinds as K
 
-    builtin = {name for name, kind in K.KINDS.items() if type(kind).__module__ == "archspec.kinds"}
+    builtin = {name for name, kind in K.KINDS.items() if type(kind).__module__.startswith("archspec.kinds.")}
     assert builtin == BUILTIN_KINDS and builtin <= set(KM.BUILDERS)
+    # an importer, or the reason it has none
+    imported = {kind for entry in IMPORTERS.values() for kind in entry.kinds}
+    assert builtin - imported == set(NOT_IMPORTED) and all(NOT_IMPORTED.values())
+    assert imported <= builtin
+    # a diagram colour, a label for the example in its docstring, a place in the JSON schema and in archspec list
+    in_schema = _schema_kinds(build_schema())
+    listed = {line.split()[0] for line in CliRunner().invoke(cli_group, ["list"]).output.split("\n\n")[0]
+              .splitlines()[1:]}
+    for name in sorted(builtin):
+        kind = K.KINDS[name]
+        attrs, errors = K.coerce_attrs(kind, _docstring_example(kind))
+        assert not errors, (name, errors)
+        assert kind.category in CATEGORY_COLOURS and kind.label(attrs), name
+        assert name in in_schema and name in listed, name
+
+
+def _docstring_example(kind):
+    """The fields of the spec line under "Example:" in a kind's class docstring (id and inputs left out)."""
+    lines = [line.strip() for line in type(kind).__doc__.splitlines()]
+    example = yaml.safe_load(lines[lines.index("Example:") + 1])
+    (name, fields), = example[0].items()
+    assert name == kind.name, f"the example of {kind.name} is a {name}"
+    fields = fields if isinstance(fields, dict) else {kind.shorthand: fields}
+    return {k: v for k, v in fields.items() if k not in ("id", "inputs")}
+
+
+def _schema_kinds(schema):
+    """The kinds the schema has a long form for: objects whose one required property is the kind."""
+    found = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("properties"), dict) and len(item.get("required") or ()) == 1:
+                found |= set(item["required"]) & set(item["properties"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def test_include_aux_false_builds_the_main_output_only(write_spec):
