@@ -63,14 +63,15 @@ def import_model(model, name: str | None = None, file: str = "") -> Graph:
     if "layers" not in config or "output_layers" not in config:
         raise ModelImportError(f"{model.name}: a subclassed model has no functional graph to read; build it with "
                                "keras.Model(inputs, outputs) or keras.Sequential")
-    nodes, missing = {}, []
+    nodes: dict[str, Node] = {}
+    missing: list[str] = []
     aliases = _read_layers(config, nodes, missing, {})
     if missing:
         raise ModelImportError(f"{model.name}: {len(missing)} layer(s) archspec cannot express: "
                                + "; ".join(missing))
     outputs = [Output(out[0], aliases.get(out[0], out[0])) for out in _tensor_list(config["output_layers"])]
     # a faithful copy keeps the stems that leave a border row unseen (as Keras' ResNet and DenseNet do)
-    return Graph(name=plain_name(name or model.name), nodes=nodes, outputs=outputs, file=file, quiet=("unseen_border",),
+    return Graph(name=plain_name(name or model.name), nodes=nodes, outputs=tuple(outputs), file=file, quiet=("unseen_border",),
                  source=f"imported from {file or model.name} by archspec import")
 
 

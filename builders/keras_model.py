@@ -54,6 +54,8 @@ named ``ctx.name`` (``ctx.kw`` holds the name and the dtype policy).
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import re
 
@@ -119,7 +121,7 @@ def build_model(graph: Graph, *, name: str | None = None, include_aux: bool = Tr
         raise BuildError(f"{graph.name}: the graph has no outputs")
     outputs = list(graph.outputs) if include_aux else [graph.outputs[0]]
     live = _needed(graph, outputs) if not include_aux else None
-    tensors = {}
+    tensors: dict[str, Any] = {}
     for path, node in graph.nodes.items():
         if live is not None and path not in live:
             continue

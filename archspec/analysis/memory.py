@@ -32,6 +32,8 @@ compared with XLA's own memory analysis of compiled training steps in ``bench/me
 
 from __future__ import annotations
 
+from typing import Any
+
 import collections
 import math
 import re
@@ -119,7 +121,7 @@ def training_memory(analysis, batch: int, optimizer=None, mixed_precision: bool 
 def kept_tensors(analysis, value_bytes: int) -> dict:
     """The tensors the backward pass keeps, each once: key → (bytes per sample, the position in the graph's
     order of the first layer that keeps it; the backward pass runs in reverse, so it frees the tensor there)."""
-    kept = {}
+    kept: dict[str, Any] = {}
     position = {path: i for i, path in enumerate(analysis.graph.nodes)}
     for keeper, key, size in _kept_entries(analysis, value_bytes):
         earlier = kept.get(key, (0, len(position)))[1]
@@ -193,7 +195,7 @@ def peak_bytes_per_sample(analysis, kept: dict, value_bytes: int) -> int:
     """Bytes per sample at the peak of the backward pass: going back from the last layer, the tensors of
     ``kept`` (:func:`kept_tensors`) still needed, those of this layer and the ones before it, plus this layer's
     working set."""
-    freed_at = collections.Counter()
+    freed_at: collections.Counter[int] = collections.Counter()
     for size, position in kept.values():
         freed_at[position] += size
     live, peak = 0, 0

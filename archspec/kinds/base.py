@@ -7,6 +7,8 @@ convolutions and pooling (Keras/TensorFlow rules) is in ``archspec.kinds.geometr
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from archspec.errors import did_you_mean
@@ -214,7 +216,7 @@ class Kind:
     def field_map(self):
         return {f.name: f for f in self.fields}
 
-    def order_matters(self, attrs):
+    def order_matters(self, attrs: dict[str, Any]) -> bool:
         """Whether swapping two inputs changes the result (the graph hash keeps their order then)."""
         return not self.commutative
 

@@ -6,6 +6,8 @@ Element-wise merges broadcast as Keras does: the shapes are aligned from the rig
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds.base import Kind, MergeShapeError, ShapeError
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import Field, FieldError, as_float, f_int
@@ -49,7 +51,7 @@ class AddKind(MergeKind):
         - add: {inputs: [shortcut, branch], scales: [1, 0.17]}
     """
 
-    def order_matters(self, attrs):
+    def order_matters(self, attrs: dict[str, Any]) -> bool:
         return attrs.get("scales") is not None  # the scales pair with the inputs in order
 
     def output_shape(self, a, shapes):
