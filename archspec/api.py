@@ -34,13 +34,22 @@ class Spec:
         analysis: its :class:`~archspec.analysis.Analysis`.
         overrides: the ``set`` values it was loaded with (dotted keys).
         choices: the ``choose`` values (search annotations) it was loaded with.
+        document: the file as read (:class:`~archspec.language.document.Document`, the overrides applied), whose
+            search annotations a search explores.
     """
 
-    def __init__(self, path: str, analysis: Analysis, overrides: dict, choices: dict):
+    def __init__(self, path: str, analysis: Analysis, overrides: dict, choices: dict, document=None):
         self.path = path
         self.analysis = analysis
         self.overrides = dict(overrides)
         self.choices = dict(choices)
+        self.document = document
+
+    @property
+    def plan(self):
+        """The ``training:`` section, validated once, every default filled in
+        (:class:`~archspec.language.training_plan.TrainingPlan`)."""
+        return self.analysis.plan
 
     @property
     def graph(self):
@@ -123,7 +132,8 @@ def load(path: str, set: dict | None = None, choose: dict | None = None) -> Spec
         SpecError: with every problem found, each as ``file:line:col: node: message``.
     """
     overrides, choices = dict(set or {}), dict(choose or {})
-    return Spec(path, check(path, choices, overrides), overrides, choices)
+    document = load_document(path, overrides=overrides)
+    return Spec(path, check(document, choices), overrides, choices, document)
 
 
 def train(spec: str, *, data: str | None = None, epochs: int | None = None, batch_size: int | None = None,
@@ -143,7 +153,7 @@ def train(spec: str, *, data: str | None = None, epochs: int | None = None, batc
             overrides[f"training.{key}"] = value
     opts = TrainOptions(spec, overrides, dict(choose or {}), out=out, overwrite=overwrite, resume=resume,
                         devices=devices, quiet=quiet)
-    return run_train(opts, echo=echo)
+    return run_train(opts, echo=echo, spec=load(spec, set=overrides, choose=opts.choices))
 
 
 def search(spec: str, *, out: str | None = None, tuner: str = "random", max_trials: int = 10,
@@ -160,10 +170,9 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
 
     overrides = dict(set or {})
+    annotated = _annotated_spec(spec, overrides)
     if out is None:
-        from archspec.language.document import load_document
-
-        name = load_document(spec, overrides=overrides).data.get("name")
+        name = annotated.document.data.get("name")
         from archspec.files import OutputRefused, default_folder
 
         try:
@@ -179,10 +188,25 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
             from builders.search.tuner import search as run_search
         opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
                              overrides=overrides, resume=resume, overwrite=overwrite, **options)
-        return run_search(opts, echo=echo, runner=runner)
+        return run_search(opts, annotated, echo=echo, runner=runner)
     finally:
         if runner is not None:
             runner.abort()  # a trial still running when the search fails or is interrupted
+
+
+def _annotated_spec(path: str, overrides: dict) -> Spec:
+    """An annotated spec at its default choices, for a search: resolved (its errors raised), its training
+    section validated, its graph analysed without raising (a candidate the analysis refuses is screened out
+    like any other)."""
+    from archspec.analysis import analyse
+    from archspec.language.training_plan import training_plan
+
+    document = load_document(path, overrides=overrides)
+    graph = resolve(document)
+    plan = training_plan(training_section(document, graph), where=Loc(path), graph=graph)
+    analysis = analyse(graph, strict=False)
+    analysis.plan = plan
+    return Spec(path, analysis, overrides, {}, document)
 
 
 def import_keras(model, output: str | None = None, weights: str | None = None) -> str:
