@@ -48,10 +48,6 @@ def _load(spec, sets, chooses):
     return archspec.load(spec, set=_pairs(sets, "--set"), choose=_pairs(chooses, "--choose"))
 
 
-def _analyse(spec, sets, chooses):
-    return _load(spec, sets, chooses).analysis
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(archspec.__version__, prog_name="archspec")
 def cli():
@@ -72,7 +68,7 @@ def check(specs, sets, chooses, quiet):
     failed = 0
     for spec in specs:
         try:
-            analysis = _analyse(spec, sets, chooses)
+            net = _load(spec, sets, chooses)
         except SpecError as e:
             failed += 1
             for d in e.diagnostics:
@@ -80,12 +76,12 @@ def check(specs, sets, chooses, quiet):
             n = sum(d.severity == "error" for d in e.diagnostics)
             click.echo(f"{spec}: {n} error(s)", err=True)
             continue
-        for w in analysis.warnings:
+        for w in net.warnings:
             click.echo(str(w), err=True)
         if not quiet:
-            t = analysis.totals()
+            t = net.totals()
             click.echo(f"{spec}: ok ({t['nodes']} nodes, {t['params']:,} params, {t['macs']:,} MACs"
-                       + (f", {len(analysis.warnings)} warning(s)" if analysis.warnings else "") + ")")
+                       + (f", {len(net.warnings)} warning(s)" if net.warnings else "") + ")")
     sys.exit(1 if failed else 0)
 
 
@@ -106,8 +102,8 @@ def check(specs, sets, chooses, quiet):
 def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, memory, sets, chooses):
     """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals; with --batch the
     memory of a training step."""
-    from archspec.analysis.memory import MemoryEstimateError, parse_size, training_memory
-    from archspec.analysis.report import memory_json, memory_text, summary_json, summary_text
+    from archspec.analysis.memory import MemoryEstimateError, parse_size
+    from archspec.analysis.report import memory_json, memory_text
 
     if memory is not None and batch is None:
         raise click.ClickException("--memory needs --batch (the estimate's batch size), e.g. --batch 32 --memory 16GiB")
@@ -117,7 +113,7 @@ def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, m
         raise click.ClickException(str(e)) from None
 
     try:
-        analysis = _analyse(spec, sets, chooses)
+        net = _load(spec, sets, chooses)
     except SpecError as e:
         if not as_json:
             raise
@@ -125,18 +121,18 @@ def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, m
                                "file": spec, "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, indent=1))
         sys.exit(1)
     try:
-        step = training_memory(analysis, batch, optimizer, mixed_precision, replicas) if batch is not None else None
+        step = net.training_memory(batch, optimizer, mixed_precision, replicas) if batch is not None else None
     except MemoryEstimateError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
-        out = summary_json(analysis, depth)
+        out = net.to_dict(depth)
         if step is not None:
             out["training_memory"] = memory_json(step, limit)
         click.echo(json.dumps(out, indent=1))
     else:
-        for w in analysis.warnings:
+        for w in net.warnings:
             click.echo(str(w), err=True)
-        click.echo(summary_text(analysis, depth) + ("\n" + memory_text(step, limit) if step is not None else ""))
+        click.echo(net.summary(depth) + ("\n" + memory_text(step, limit) if step is not None else ""))
 
 
 @cli.command()
@@ -375,15 +371,13 @@ def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, n
            chooses):
     """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed; an .html
     output is the interactive view."""
-    from builders.drawing.dot import RenderError
-
     _check_out(output, overwrite, spec, other)
     net = _load(spec, sets, chooses)
     against = archspec.load(other) if other else None
     try:
         net.render(output, detail=detail, direction=direction, show_shapes=not no_shapes,
                    show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend, against=against)
-    except RenderError as e:
+    except archspec.RenderError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {output}", err=True)
 

@@ -36,9 +36,9 @@ __all__ = ["Analysis", "BuiltModel", "Catalogue", "Diagnostic", "GRADCHECK_LAYER
 
 
 def __getattr__(name):
-    """``archspec.BuildError`` and ``archspec.ModelImportError``: the back ends' errors, imported (with Keras)
-    only when asked for (so they are not in ``__all__``: ``from archspec import *`` stays light)."""
-    if name not in ("BuildError", "ModelImportError"):
+    """``archspec.BuildError``, ``archspec.ModelImportError``, ``archspec.RenderError``: the back ends' errors,
+    imported only when asked for (so they are not in ``__all__``: ``from archspec import *`` stays light)."""
+    if name not in ("BuildError", "ModelImportError", "RenderError"):
         raise AttributeError(f"module 'archspec' has no attribute {name!r}")
     from archspec import api
 

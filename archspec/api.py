@@ -85,6 +85,23 @@ class Spec:
 
         return summary_json(self.analysis, depth)
 
+    def training_memory(self, batch: int, optimizer: str | None = None, mixed_precision: bool = False,
+                        replicas: int = 1):
+        """The memory of one training step at the global ``batch``, as ``archspec summary --batch`` estimates it
+        (:class:`archspec.analysis.memory.TrainingMemory`; ``.total`` in bytes).
+
+        Args:
+            batch: the global batch size.
+            optimizer: sgd, rmsprop, adam or adamw, whose slots are counted (default: the spec's own).
+            mixed_precision: activations in float16 (weights stay float32).
+            replicas: devices the batch is split over (per-replica figures).
+
+        Raises ``MemoryEstimateError`` for a batch or replica count it cannot split.
+        """
+        from archspec.analysis.memory import training_memory
+
+        return training_memory(self.analysis, batch, optimizer, mixed_precision, replicas)
+
     def to_yaml(self) -> str:
         """The spec fully expanded, as ``archspec resolve`` writes it."""
         from archspec.writers.emit import to_yaml
@@ -504,12 +521,13 @@ def gradcheck(target, *, explicit_backward: bool = False, coords: int = 5, batch
                      G.verdict(worst))
 
 
-_BACK_END_ERRORS = {"BuildError": "builders.keras_model", "ModelImportError": "builders.keras_import"}
+_BACK_END_ERRORS = {"BuildError": "builders.keras_model", "ModelImportError": "builders.keras_import",
+                    "RenderError": "builders.drawing.dot"}
 
 
 def __getattr__(name):
-    """The back ends' errors (``archspec.BuildError``, ``archspec.ModelImportError``), imported when first asked
-    for: importing them imports Keras."""
+    """The back ends' errors (``BuildError``, ``ModelImportError``, ``RenderError``), imported when first asked
+    for: importing some of them imports Keras."""
     if name in _BACK_END_ERRORS:
         import importlib
 

@@ -444,7 +444,8 @@ def test_regularization_shows_up_in_model_losses(reg):
     model = _tiny_model("  - dense: {id: own, units: 6, kernel_regularizer: {l2: 0.5}}\n")
     assert len(model.losses) == 1  # the spec's own regularizer
     cfg = training_config({"regularization": reg})["regularization"]
-    assert apply_regularization(model, training_plan({"regularization": reg}).regularization) == 2  # conv and output; "own" keeps its own
+    plan = training_plan({"regularization": reg})
+    assert apply_regularization(model, plan.regularization) == 2  # conv and output; "own" keeps its own
     losses = sorted(float(v) for v in model.losses)
     kernels = {name: model.get_layer(name).kernel.numpy() for name in ("conv", "own", "output")}
     expected = sorted([cfg["l1"] * np.abs(kernels["conv"]).sum() + cfg["l2"] * (kernels["conv"] ** 2).sum(),

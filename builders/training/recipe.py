@@ -1,7 +1,8 @@
 """What the ``training:`` section makes of a built model: outputs as classifiers, dropout, transfer learning
 (``init_from``), frozen layers, L1/L2, the optimizer, its learning-rate schedule and the loss.
 
-Each function takes the training plan (:class:`archspec.language.training_plan.TrainingPlan`) or one of its parts; Keras is imported inside them, so that importing this module does not start TensorFlow.
+Each function takes the training plan (:class:`archspec.language.training_plan.TrainingPlan`) or one of its parts;
+Keras is imported inside them, so that importing this module does not start TensorFlow.
 """
 
 from __future__ import annotations
