@@ -188,7 +188,7 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
 
     overrides = dict(set or {})
-    annotated = _annotated_spec(spec, overrides)
+    annotated = load_annotated(spec, set=overrides)
     if out is None:
         name = annotated.document.data.get("name")
         from archspec.files import OutputRefused, default_folder
@@ -206,19 +206,28 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
             from builders.search.tuner import search as run_search
         opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
                              overrides=overrides, resume=resume, overwrite=overwrite, **options)
-        return run_search(opts, annotated, echo=echo, runner=runner)
+        return run_search(opts, echo=echo, runner=runner, spec=annotated)
     finally:
         if runner is not None:
             runner.abort()  # a trial still running when the search fails or is interrupted
 
 
-def _annotated_spec(path: str, overrides: dict) -> Spec:
-    """An annotated spec at its default choices, for a search: resolved (its errors raised), its training
+def load_annotated(path: str, set: dict | None = None) -> Spec:  # noqa: A002 - the CLI's name
+    """An annotated spec at its default choices, as a search reads it: resolved (its errors raised), its training
     section validated, its graph analysed without raising (a candidate the analysis refuses is screened out
-    like any other)."""
+    like any other).
+
+    Args:
+        path: the annotated spec file.
+        set: overrides by dotted key, as ``--set``.
+
+    Raises:
+        SpecError: a spec that does not resolve, or a ``training:`` section with problems.
+    """
     from archspec.analysis import analyse
     from archspec.language.training_plan import training_plan
 
+    overrides = dict(set or {})
     document = load_document(path, overrides=overrides)
     graph = resolve(document)
     plan = training_plan(training_section(document, graph), where=Loc(path), graph=graph)

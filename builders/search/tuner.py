@@ -239,18 +239,23 @@ def _prepare_out(opts: SearchOptions):
                        "objectives": list(opts.objectives), "prune": opts.prune})
 
 
-def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = None) -> dict:
+def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None, spec=None) -> dict:
     """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial).
 
     Args:
         opts: the search's options (``opts.spec`` is the annotated spec's path).
-        spec: the annotated spec at its default choices (an :class:`archspec.Spec` with ``opts.overrides``
-            applied): its document is what the search explores, its plan what every trial starts from.
         echo: where the progress lines go.
         runner: the trials' runner, possibly already started (see :meth:`TrialRunner.start`), so that the first
             trial's process imports TensorFlow while this one does.
+        spec: the annotated spec at its default choices (:func:`archspec.api.load_annotated` with
+            ``opts.overrides``): its document is what the search explores, its plan what every trial starts
+            from; None loads it here.
     """
     start = time.perf_counter()
+    if spec is None:
+        from archspec.api import load_annotated
+
+        spec = load_annotated(opts.spec, set=opts.overrides)
     doc, defaults = spec.document, spec.graph
     if not defaults.decisions:
         raise TrainingError(f"{opts.spec} has no search annotations ({{choice: ...}}, {{int: ...}}, ...): "
