@@ -7,12 +7,16 @@
     >>> model = net.to_keras()              # Keras is imported here, not before
     >>> metrics = archspec.train("specs/digits_cnn.yaml", epochs=2, out="runs/digits", overwrite=True)
     >>> text = archspec.import_keras(keras_model, "imported.yaml")  # a live model, its blocks found
+    >>> net.plan.optimizer.learning_rate    # the training: section, validated once
+    0.003
 
-Everything up to :meth:`Spec.to_keras`, :meth:`Spec.render`, :func:`train`, :func:`search` and
-:func:`import_keras` is static and imports neither TensorFlow nor Keras.  Those reach into ``builders`` (the
-back ends) when called: this
-module is the one place in ``archspec`` that does, and only inside them, so the import of ``archspec`` stays
-light.  The command line (``cli.py``) is a thin layer over the same functions.
+One function per command: :func:`load` (check, summary, resolve, diff), :func:`build`, :func:`gradcheck`,
+:meth:`Spec.render`, :func:`train`, :func:`evaluate`, :func:`predict`, :func:`search`, :func:`import_model`,
+:func:`schema`, :func:`kinds` (list) and :func:`starter` (init).  Loading, checking and looking at a spec is
+static and imports neither TensorFlow nor Keras; building, drawing, training, searching and importing reach
+into ``builders`` (the back ends) when called: this module is the one place in ``archspec`` that does, and
+only inside those functions, so the import of ``archspec`` stays light.  The command line (``cli.py``) is a
+thin layer over the same functions: it parses options and formats what they return.
 """
 
 from __future__ import annotations
