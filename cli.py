@@ -10,13 +10,16 @@ import click
 
 import archspec
 import archspec.api
+from archspec.analysis.diff import diff_json, diff_text
+from archspec.analysis.memory import MemoryEstimateError, parse_size
+from archspec.analysis.report import memory_json, memory_text
 from archspec.errors import SpecError
 from archspec.files import OutputRefused, check_output, write_text
+from archspec.language.document import parse_set_value
+from archspec.starters import StarterError
 
 
 def _pairs(values, what):
-    from archspec.language.document import parse_set_value
-
     out = {}
     for item in values:
         if "=" not in item:
@@ -102,9 +105,6 @@ def check(specs, sets, chooses, quiet):
 def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, memory, sets, chooses):
     """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals; with --batch the
     memory of a training step."""
-    from archspec.analysis.memory import MemoryEstimateError, parse_size
-    from archspec.analysis.report import memory_json, memory_text
-
     if memory is not None and batch is None:
         raise click.ClickException("--memory needs --batch (the estimate's batch size), e.g. --batch 32 --memory 16GiB")
     try:
@@ -146,8 +146,6 @@ def diff(spec_a, spec_b, depth, as_json):
 
     Exit status 0 when the architectures are the same, 1 when they differ (so a CI job can guard one).
     """
-    from archspec.analysis.diff import diff_json, diff_text
-
     d = archspec.load(spec_a).diff(archspec.load(spec_b), depth)
     click.echo(json.dumps(diff_json(d, spec_a, spec_b), indent=1) if as_json else diff_text(d, spec_a, spec_b))
     sys.exit(0 if d.equal else 1)
@@ -186,8 +184,6 @@ def schema(output, overwrite):
 @click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace the file if it exists.")
 def init(name, family, data, input_shape, output, overwrite):
     """Write a small, commented starter spec NAME.yaml that checks and trains as written."""
-    from archspec.starters import StarterError
-
     output = output or f"{name}.yaml"
     _check_out(output, overwrite)
     shape = None
@@ -528,26 +524,17 @@ def search(spec, data, tuner, objectives, prune, max_trials, epochs, out, resume
            worker_timeout, idle_timeout, trial_timeout, sets):
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (your spec with
     the chosen values); with several --objective, the Pareto front too."""
-    from archspec.analysis.memory import MemoryEstimateError, parse_size
-    from builders.search.objectives import parse_latency, parse_objectives
-
     _tf_quiet()
     overrides = _pairs(sets, "--set")
     if batch_size is not None:
         overrides["training.batch_size"] = batch_size
     tuner = tuner or ("nsga2" if len(objectives) > 1 else "random")
     try:
-        memory_limit = parse_size(max_memory, "--max-memory") if max_memory is not None else None
-        latency_limit = parse_latency(max_latency) if max_latency is not None else None
-        parse_objectives(objectives, tuner)  # before anything starts
-    except (MemoryEstimateError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
-    try:
         archspec.search(spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
-                        objectives=tuple(objectives), prune=prune, max_latency=latency_limit,
+                        objectives=tuple(objectives), prune=prune, max_latency=max_latency,
                         latency_batch=latency_batch, population=population,
                         set=overrides, resume=resume, overwrite=overwrite, echo=click.echo, devices=devices,
-                        max_params=max_params, max_macs=max_macs, max_memory=memory_limit, seed=seed, role=role,
+                        max_params=max_params, max_macs=max_macs, max_memory=max_memory, seed=seed, role=role,
                         oracle=oracle, worker_timeout=worker_timeout, idle_timeout=idle_timeout,
                         trial_timeout=trial_timeout)
     except (archspec.TrainingError, ValueError) as e:

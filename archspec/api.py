@@ -187,10 +187,13 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     ``options`` are the other fields of ``builders.search.tuner.SearchOptions`` (``objectives`` such as
     ``("val_accuracy:max", "params:min")`` with ``tuner="nsga2"`` for a Pareto front, ``prune="median"``,
     ``max_params``, ``max_macs``, ``max_latency``, ``devices``, ``seed``, ``trial_timeout``, ``role`` and ``oracle``
-    for a distributed search, ...).
+    for a distributed search, ...); ``max_memory`` and ``max_latency`` may be given as text, as on the command
+    line (``"4GiB"``, ``"5ms"``).  Raises ``ValueError`` or ``MemoryEstimateError`` for options that do not go
+    together, before anything starts.
     """
     from builders.search.runner import TrialRunner  # TensorFlow-free: the trials' fork server starts before it
 
+    options = _search_limits(tuner, options)
     overrides = dict(set or {})
     annotated = load_annotated(spec, set=overrides)
     if out is None:
@@ -214,6 +217,21 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     finally:
         if runner is not None:
             runner.abort()  # a trial still running when the search fails or is interrupted
+
+
+def _search_limits(tuner: str, options: dict) -> dict:
+    """``options`` with ``max_memory`` (bytes) and ``max_latency`` (seconds) read from their texts, and the
+    objectives checked against each other and the tuner."""
+    from archspec.analysis.memory import parse_size
+    from builders.search.objectives import parse_latency, parse_objectives
+
+    options = dict(options)
+    if isinstance(options.get("max_memory"), str):
+        options["max_memory"] = parse_size(options["max_memory"], "--max-memory")
+    if isinstance(options.get("max_latency"), str):
+        options["max_latency"] = parse_latency(options["max_latency"])
+    parse_objectives(options.get("objectives", ()), tuner)
+    return options
 
 
 def load_annotated(path: str, set: dict | None = None) -> Spec:  # noqa: A002 - the CLI's name
