@@ -9,13 +9,17 @@ import sys
 import click
 
 import archspec
+import archspec.api
+from archspec.analysis.diff import diff_json, diff_text
+from archspec.analysis.memory import MemoryEstimateError, parse_size
+from archspec.analysis.report import memory_json, memory_text
 from archspec.errors import SpecError
 from archspec.files import OutputRefused, check_output, write_text
+from archspec.language.document import parse_set_value
+from archspec.starters import StarterError
 
 
 def _pairs(values, what):
-    from archspec.language.document import parse_set_value
-
     out = {}
     for item in values:
         if "=" not in item:
@@ -47,10 +51,6 @@ def _load(spec, sets, chooses):
     return archspec.load(spec, set=_pairs(sets, "--set"), choose=_pairs(chooses, "--choose"))
 
 
-def _analyse(spec, sets, chooses):
-    return _load(spec, sets, chooses).analysis
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(archspec.__version__, prog_name="archspec")
 def cli():
@@ -71,7 +71,7 @@ def check(specs, sets, chooses, quiet):
     failed = 0
     for spec in specs:
         try:
-            analysis = _analyse(spec, sets, chooses)
+            net = _load(spec, sets, chooses)
         except SpecError as e:
             failed += 1
             for d in e.diagnostics:
@@ -79,12 +79,12 @@ def check(specs, sets, chooses, quiet):
             n = sum(d.severity == "error" for d in e.diagnostics)
             click.echo(f"{spec}: {n} error(s)", err=True)
             continue
-        for w in analysis.warnings:
+        for w in net.warnings:
             click.echo(str(w), err=True)
         if not quiet:
-            t = analysis.totals()
+            t = net.totals()
             click.echo(f"{spec}: ok ({t['nodes']} nodes, {t['params']:,} params, {t['macs']:,} MACs"
-                       + (f", {len(analysis.warnings)} warning(s)" if analysis.warnings else "") + ")")
+                       + (f", {len(net.warnings)} warning(s)" if net.warnings else "") + ")")
     sys.exit(1 if failed else 0)
 
 
@@ -105,9 +105,6 @@ def check(specs, sets, chooses, quiet):
 def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, memory, sets, chooses):
     """Per-node table of SPEC: output shape, parameters, MACs, receptive field; totals; with --batch the
     memory of a training step."""
-    from archspec.analysis.memory import MemoryEstimateError, parse_size, training_memory
-    from archspec.analysis.report import memory_json, memory_text, summary_json, summary_text
-
     if memory is not None and batch is None:
         raise click.ClickException("--memory needs --batch (the estimate's batch size), e.g. --batch 32 --memory 16GiB")
     try:
@@ -116,7 +113,7 @@ def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, m
         raise click.ClickException(str(e)) from None
 
     try:
-        analysis = _analyse(spec, sets, chooses)
+        net = _load(spec, sets, chooses)
     except SpecError as e:
         if not as_json:
             raise
@@ -124,18 +121,18 @@ def summary(spec, depth, as_json, batch, optimizer, mixed_precision, replicas, m
                                "file": spec, "diagnostics": [_diagnostic_json(d) for d in e.diagnostics]}, indent=1))
         sys.exit(1)
     try:
-        step = training_memory(analysis, batch, optimizer, mixed_precision, replicas) if batch is not None else None
+        step = net.training_memory(batch, optimizer, mixed_precision, replicas) if batch is not None else None
     except MemoryEstimateError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
-        out = summary_json(analysis, depth)
+        out = net.to_dict(depth)
         if step is not None:
             out["training_memory"] = memory_json(step, limit)
         click.echo(json.dumps(out, indent=1))
     else:
-        for w in analysis.warnings:
+        for w in net.warnings:
             click.echo(str(w), err=True)
-        click.echo(summary_text(analysis, depth) + ("\n" + memory_text(step, limit) if step is not None else ""))
+        click.echo(net.summary(depth) + ("\n" + memory_text(step, limit) if step is not None else ""))
 
 
 @cli.command()
@@ -149,10 +146,7 @@ def diff(spec_a, spec_b, depth, as_json):
 
     Exit status 0 when the architectures are the same, 1 when they differ (so a CI job can guard one).
     """
-    from archspec.analysis.diff import diff as compare
-    from archspec.analysis.diff import diff_json, diff_text
-
-    d = compare(archspec.load(spec_a).analysis, archspec.load(spec_b).analysis, depth)
+    d = archspec.load(spec_a).diff(archspec.load(spec_b), depth)
     click.echo(json.dumps(diff_json(d, spec_a, spec_b), indent=1) if as_json else diff_text(d, spec_a, spec_b))
     sys.exit(0 if d.equal else 1)
 
@@ -165,12 +159,8 @@ def diff(spec_a, spec_b, depth, as_json):
 @_choose_option
 def resolve(spec, output, overwrite, sets, chooses):
     """Print SPEC fully expanded (defaults, blocks, repeats, expressions, choices applied) as YAML."""
-    from archspec.writers.emit import to_yaml
-
     _check_out(output, overwrite, spec)
-
-    analysis = _analyse(spec, sets, chooses)
-    _write_text(output, to_yaml(analysis.graph))
+    _write_text(output, _load(spec, sets, chooses).to_yaml())
 
 
 @cli.command()
@@ -178,11 +168,8 @@ def resolve(spec, output, overwrite, sets, chooses):
 @_overwrite_option
 def schema(output, overwrite):
     """Print the JSON Schema of the spec language (for editors)."""
-    from archspec.writers.schema import build_schema
-
     _check_out(output, overwrite)
-
-    _write_text(output, json.dumps(build_schema(), indent=1) + "\n")
+    _write_text(output, json.dumps(archspec.schema(), indent=1) + "\n")
 
 
 @cli.command()
@@ -197,8 +184,6 @@ def schema(output, overwrite):
 @click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace the file if it exists.")
 def init(name, family, data, input_shape, output, overwrite):
     """Write a small, commented starter spec NAME.yaml that checks and trains as written."""
-    from archspec.starters import StarterError, starter_spec
-
     output = output or f"{name}.yaml"
     _check_out(output, overwrite)
     shape = None
@@ -208,10 +193,9 @@ def init(name, family, data, input_shape, output, overwrite):
             raise click.BadParameter(f"{input_shape!r}: expected HxWxC, e.g. 32x32x3", param_hint="--input")
         shape = [int(p) for p in parts]
     try:
-        text = starter_spec(name, family, data, shape, output)
-    except StarterError as e:
+        archspec.starter(name, family, data, shape, output=output, overwrite=overwrite)
+    except (StarterError, OutputRefused) as e:
         raise click.ClickException(str(e)) from None
-    write_text(output, text)
     click.echo(f"wrote {output}; next: archspec check {output} && archspec train {output}", err=True)
 
 
@@ -229,60 +213,32 @@ def import_(source, output, weights, overwrite):
         raise click.BadParameter(f"{weights}: the file name must end in .keras", param_hint="--weights")
     _check_out(output, overwrite, source)
     _check_out(weights, overwrite, source, output)
-    from archspec.analysis import check
-    from archspec.language.document import load_document
-    from archspec.discovery.readable_spec import readable_spec
-    from builders.training.native_stderr import quiet_native_stderr
-
-    with quiet_native_stderr():
-        from builders.keras_import import ModelImportError, import_model, load_source, with_weights
-        from builders.keras_model import save_model
-
-        try:
-            model = load_source(source)
-            graph = import_model(model, file=source)
-        except ModelImportError as e:
-            raise click.ClickException(str(e)) from None
-    written = readable_spec(graph, f"# {graph.name}, imported from {source} by `archspec import`\n", output)
-    text = written.text
-    analysis = check(load_document(output, text=text))  # what is written checks, before it is written
-    totals = analysis.totals()
-    if weights:
-        save_model(with_weights(analysis.graph, model, written.paths), weights)
-    write_text(output, text)
-    click.echo(f"wrote {output}: {totals['nodes']} nodes, {totals['params']:,} params, {len(text.splitlines())} "
-               "lines" + (f"; weights in {weights}" if weights else ""), err=True)
+    try:
+        imported = archspec.import_model(source, output, weights=weights)
+    except archspec.ModelImportError as e:
+        raise click.ClickException(str(e)) from None
+    totals = imported.analysis.totals()
+    click.echo(f"wrote {output}: {totals['nodes']} nodes, {totals['params']:,} params, "
+               f"{len(imported.text.splitlines())} lines" + (f"; weights in {weights}" if weights else ""), err=True)
 
 
 @cli.command(name="list")
 def list_():
     """List layer kinds, standard blocks and reference specs."""
-    from archspec import kinds as K
-    from archspec.language.document import STD_BLOCKS
-    from archspec.language.source import read_file
-
+    catalogue = archspec.api.kinds()
     click.echo("Layer kinds:")
-    for name, kind in sorted(K.KINDS.items()):
-        alias = f" (also: {', '.join(kind.aliases)})" if kind.aliases else ""
-        click.echo(f"  {name:<18} {kind.doc.split('. ')[0].rstrip('.')}{alias}")
+    for name, summary, aliases in catalogue.kinds:
+        alias = f" (also: {', '.join(aliases)})" if aliases else ""
+        click.echo(f"  {name:<18} {summary}{alias}")
     click.echo("\nStandard blocks (include: [std:NAME]):")
-    blocks = []
-    for fname in sorted(os.listdir(STD_BLOCKS)):
-        if fname.endswith(".yaml"):
-            lib = read_file(os.path.join(STD_BLOCKS, fname))
-            blocks += [(f"std:{fname[:-5]}", name, ", ".join(b.get("params") or {}))
-                       for name, b in (lib.get("blocks") or {}).items()]
+    blocks = catalogue.blocks
     lib_w, name_w = (max(len(b[i]) for b in blocks) for i in (0, 1))
     for lib, name, params in blocks:
         click.echo(f"  {lib:<{lib_w}}  {name:<{name_w}}  ({params})")
-    specs_dir = _reference_specs_dir()
-    if specs_dir:
-        click.echo(f"\nReference specs ({specs_dir}):")
-        names = sorted(f for f in os.listdir(specs_dir) if f.endswith((".yaml", ".yml", ".json")))
-        width = max(map(len, names), default=0)
-        for fname in names:
-            data = read_file(os.path.join(specs_dir, fname))
-            desc = data.get("description", "") if isinstance(data, dict) else ""
+    if catalogue.specs_dir:
+        click.echo(f"\nReference specs ({catalogue.specs_dir}):")
+        width = max((len(fname) for fname, _ in catalogue.specs), default=0)
+        for fname, desc in catalogue.specs:
             click.echo(f"  {fname:<{width}}  {desc}")
 
 
@@ -313,42 +269,21 @@ def build(spec, output, show_summary, no_aux, weights, overwrite, sets, chooses)
     for w in net.warnings:
         click.echo(str(w), err=True)
     _tf_quiet()
-    from builders.training.native_stderr import quiet_native_stderr
-
-    with quiet_native_stderr():  # TensorFlow's C++ start-up chatter (ARCHSPEC_DEBUG=1 shows it)
-        from builders.keras_model import BuildError, save_model
-
-        try:
-            model = net.to_keras(include_aux=not no_aux)
-        except BuildError as e:
-            error = str(e)
-        else:
-            error = None
-    if error:
-        raise click.ClickException(error)
-    if weights:
-        _load_weights(weights, model, net.graph)
-    if show_summary:
-        model.summary(print_fn=lambda text, **kw: click.echo(text, nl=not text.endswith("\n")))
-    if output:
-        save_model(model, output)
-        click.echo(f"wrote {output} ({model.count_params():,} params)", err=True)
-
-def _load_weights(path, model, graph):
-    from builders.keras_model import layer_name
-    from builders.training.recipe import TrainingError, load_init_weights
-
-    by_name = {layer.name: layer for layer in model.layers}
-    layers = {p: by_name[layer_name(p)] for p in graph.nodes if layer_name(p) in by_name}
     try:
-        loaded, skipped = load_init_weights(path, model, graph, layers)
-    except TrainingError as e:
-        raise click.ClickException(str(e).replace("training.init_from ", "--weights ")) from None
-    if not loaded:
-        raise click.ClickException(f"--weights {path}: no layer of it matches a node of the spec by name and shape")
-    for node, why in skipped:
+        built = archspec.build(net, output, include_aux=not no_aux, weights=weights)
+    except archspec.WeightsError as e:
+        raise click.ClickException(f"--weights {e.detail}") from None
+    except archspec.BuildError as e:
+        raise click.ClickException(str(e)) from None
+    for node, why in built.skipped:
         click.echo(f"warning: --weights: {node} keeps its initial weights: {why}", err=True)
-    click.echo(f"weights of {len(loaded)} layers from {path}", err=True)
+    if weights:
+        click.echo(f"weights of {len(built.loaded)} layers from {weights}", err=True)
+    if show_summary:
+        built.model.summary(print_fn=lambda text, **kw: click.echo(text, nl=not text.endswith("\n")))
+    if output:
+        click.echo(f"wrote {output} ({built.model.count_params():,} params)", err=True)
+
 
 
 @cli.command()
@@ -375,35 +310,23 @@ def gradcheck(target, explicit_backward, coords, batch, seed, threshold, sets, c
     Prints the largest relative error per weight tensor and input; exit 1 when one exceeds --threshold.
     """
     _tf_quiet()
-    from builders.training.native_stderr import quiet_native_stderr
-
-    layers = ("lrn", "explicit_conv2d")  # builders.gradcheck.LAYER_CASES, named here to fail before TF starts
+    layers = archspec.GRADCHECK_LAYERS
     if target in layers:
-        graph = None
+        checked = target
     elif os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
-        graph = _analyse(target, sets, chooses).graph
+        checked = _load(target, sets, chooses)
     else:
         raise click.BadParameter(f"{target!r} is neither a layer ({', '.join(layers)}) nor a spec file",
                                  param_hint="LAYER|SPEC")
     if threshold is None:
-        threshold = 1e-7 if graph is None else 1e-4
-    with quiet_native_stderr():  # TensorFlow's start-up and device chatter
-        from builders import gradcheck as G
-
-        if graph is None:
-            cases = G.check_layer_cases(target, n_coords=coords, seed=seed)
-        else:
-            if explicit_backward:
-                graph = G.with_explicit_backward(graph)
-            cases = [(graph.name, G.check_graph(graph, batch=batch, n_coords=coords, seed=seed))]
-    worst = 0.0
-    for label, results in cases:
+        threshold = 1e-7 if checked is target else 1e-4
+    found = archspec.gradcheck(checked, explicit_backward=explicit_backward, coords=coords, batch=batch, seed=seed)
+    for label, _, table in found.cases:
         click.echo(f"{target}: {label}")
-        click.echo(G.format_results(results))
-        worst = max([worst, *(r.max_rel_error if r.max_rel_error == r.max_rel_error else float("inf")
-                              for r in results)])
+        click.echo(table)
+    worst = found.worst
     ok = worst <= threshold
-    click.echo(f"max relative error {worst:.3e}: {G.verdict(worst)} "
+    click.echo(f"max relative error {worst:.3e}: {found.verdict} "
                f"({'within' if ok else 'BEYOND'} the threshold {threshold:g})")
     if not ok:
         sys.exit(1)
@@ -444,15 +367,13 @@ def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, n
            chooses):
     """Draw SPEC as a diagram (Graphviz): layers coloured by kind, blocks as clusters or collapsed; an .html
     output is the interactive view."""
-    from builders.drawing.dot import RenderError
-
     _check_out(output, overwrite, spec, other)
     net = _load(spec, sets, chooses)
     against = archspec.load(other) if other else None
     try:
         net.render(output, detail=detail, direction=direction, show_shapes=not no_shapes,
                    show_params=not no_params, edge_shapes=edge_shapes, legend=not no_legend, against=against)
-    except RenderError as e:
+    except archspec.RenderError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {output}", err=True)
 
@@ -463,12 +384,6 @@ def render(spec, output, detail, direction, no_shapes, no_params, edge_shapes, n
 def _tf_quiet():
     """Keep TensorFlow's C++ start-up chatter out of the output (unless the user set the level)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _training_errors():
-    from archspec.language.training import TrainingError
-
-    return TrainingError
 
 
 @cli.command()
@@ -509,7 +424,7 @@ def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed
         archspec.train(spec, data=data, epochs=epochs, batch_size=batch_size, out=out, resume=resume,
                        overwrite=overwrite, devices=devices, set=overrides, choose=_pairs(chooses, "--choose"),
                        quiet=quiet, echo=click.echo)
-    except _training_errors() as e:
+    except archspec.TrainingError as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -526,11 +441,9 @@ def train(spec, data, epochs, batch_size, out, resume, overwrite, devices, mixed
 def evaluate(run, data, split, batch_size, devices, as_json):
     """Loss and accuracy of the model in the run folder RUN."""
     _tf_quiet()
-    from builders.training.inference import evaluate as run_evaluate
-
     try:
-        r = run_evaluate(run, data=data, split=split, batch_size=batch_size, devices=devices)
-    except _training_errors() as e:
+        r = archspec.evaluate(run, data=data, split=split, batch_size=batch_size, devices=devices)
+    except archspec.TrainingError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(json.dumps(r, indent=1))
@@ -548,14 +461,10 @@ def evaluate(run, data, split, batch_size, devices, as_json):
 def predict(run, images, top_k, as_json):
     """Classify IMAGES (PNG, JPEG, BMP, GIF) with the model in the run folder RUN: the top-k classes."""
     _tf_quiet()
-    from builders.training.inference import predict as run_predict
-    from builders.training.native_stderr import quiet_native_stderr
-
     unreadable = []
     try:
-        with quiet_native_stderr():  # TensorFlow's device chatter when the model loads
-            results = run_predict(run, list(images), top_k, errors=unreadable)
-    except _training_errors() as e:
+        results = archspec.predict(run, images, top_k, errors=unreadable)
+    except archspec.TrainingError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
         out = {p: [{"class": c, "probability": q} for c, q in top] for p, top in results}
@@ -616,36 +525,21 @@ def search(spec, data, tuner, objectives, prune, max_trials, epochs, out, resume
            worker_timeout, idle_timeout, trial_timeout, sets):
     """Search the annotated SPEC with Keras Tuner; write trials.csv, search.png and best.yaml (your spec with
     the chosen values); with several --objective, the Pareto front too."""
-    from archspec.analysis.memory import MemoryEstimateError, parse_size
-    from builders.search.objectives import parse_latency, parse_objectives
-
     _tf_quiet()
     overrides = _pairs(sets, "--set")
     if batch_size is not None:
         overrides["training.batch_size"] = batch_size
     tuner = tuner or ("nsga2" if len(objectives) > 1 else "random")
     try:
-        memory_limit = parse_size(max_memory, "--max-memory") if max_memory is not None else None
-        latency_limit = parse_latency(max_latency) if max_latency is not None else None
-        parse_objectives(objectives, tuner)  # before anything starts
-    except (MemoryEstimateError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
-    try:
         archspec.search(spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
-                        objectives=tuple(objectives), prune=prune, max_latency=latency_limit,
+                        objectives=tuple(objectives), prune=prune, max_latency=max_latency,
                         latency_batch=latency_batch, population=population,
                         set=overrides, resume=resume, overwrite=overwrite, echo=click.echo, devices=devices,
-                        max_params=max_params, max_macs=max_macs, max_memory=memory_limit, seed=seed, role=role,
+                        max_params=max_params, max_macs=max_macs, max_memory=max_memory, seed=seed, role=role,
                         oracle=oracle, worker_timeout=worker_timeout, idle_timeout=idle_timeout,
                         trial_timeout=trial_timeout)
-    except (_training_errors(), ValueError) as e:
+    except (archspec.TrainingError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-
-
-def _reference_specs_dir():
-    """The reference specs: the project's own ``specs/`` (an absolute path, right from any folder)."""
-    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
-    return d if os.path.isdir(d) else None
 
 
 def _diagnostic_json(d):

@@ -14,7 +14,10 @@ when a Keras model, a diagram, a training run or a search is asked for.
 __version__ = "0.1.0"
 
 from archspec.analysis import Analysis, analyse, check  # noqa: E402
-from archspec.api import Spec, import_keras, load, search, train  # noqa: E402
+from archspec.api import (GRADCHECK_LAYERS, BuiltModel, Catalogue, Gradcheck, ImportedSpec, Spec,  # noqa: E402
+                          WeightsError, build, evaluate, gradcheck, import_keras, import_model, load, predict, schema,
+                          search, starter, train)
+# archspec.api.kinds (what `archspec list` lists) is not re-exported: archspec.kinds is the package of layer kinds
 from archspec.language.document import load_document  # noqa: E402
 from archspec.errors import Diagnostic, SpecError  # noqa: E402
 from archspec.ir import Graph, Node  # noqa: E402
@@ -25,5 +28,18 @@ from archspec.language.training import TrainingError  # noqa: E402
 
 register_layers_when_keras_loads()  # saved .keras models load after `import archspec` (see keras_loading)
 
-__all__ = ["Analysis", "Diagnostic", "Graph", "Kind", "Node", "Spec", "SpecError", "TrainingError", "analyse", "check", "import_keras",
-           "load", "load_document", "register_kind", "resolve", "search", "train", "__version__"]
+__all__ = ["Analysis", "BuiltModel", "Catalogue", "Diagnostic", "GRADCHECK_LAYERS", "Gradcheck", "Graph",
+           "ImportedSpec", "Kind", "Node", "Spec", "SpecError", "TrainingError", "WeightsError",
+           "analyse", "build", "check", "evaluate", "gradcheck", "import_keras", "import_model", "load",
+           "load_document", "predict", "register_kind", "resolve", "schema", "search", "starter", "train",
+           "__version__"]
+
+
+def __getattr__(name):
+    """``archspec.BuildError``, ``archspec.ModelImportError``, ``archspec.RenderError``: the back ends' errors,
+    imported only when asked for (so they are not in ``__all__``: ``from archspec import *`` stays light)."""
+    if name not in ("BuildError", "ModelImportError", "RenderError"):
+        raise AttributeError(f"module 'archspec' has no attribute {name!r}")
+    from archspec import api
+
+    return getattr(api, name)

@@ -45,6 +45,7 @@ class Analysis:
     graph: Graph
     nodes: dict  # path -> NodeInfo
     diagnostics: list = field(default_factory=list)
+    plan: object = None  # the training section, validated (archspec.language.training_plan.TrainingPlan): by check()
 
     @property
     def warnings(self):
@@ -156,20 +157,24 @@ def _merge_message(node, in_infos, graph, detail):
 def check(spec, choices=None, overrides=None) -> Analysis:
     """Resolve and analyse a spec, reporting the problems of every phase at once.
 
-    Returns the Analysis (with warnings); raises SpecError listing every error.
+    Returns the Analysis (with warnings, and the validated training section as ``plan``); raises SpecError listing
+    every error.
     """
     from archspec.language.document import Document, load_document
     from archspec.errors import Loc
     from archspec.resolve import resolve_lenient
-    from archspec.language.training import training_config, training_section
+    from archspec.language.training import training_section
+    from archspec.language.training_plan import training_plan
 
     doc = spec if isinstance(spec, Document) else load_document(spec, overrides=overrides)
     graph, diagnostics = resolve_lenient(doc, choices)
+    plan = None
     try:
-        training_config(training_section(doc, graph), where=Loc(doc.file), graph=graph)
+        plan = training_plan(training_section(doc, graph), where=Loc(doc.file), graph=graph)
     except SpecError as e:
         diagnostics = [*diagnostics, *e.diagnostics]
     result = analyse(graph, strict=False)
+    result.plan = plan
     errors_before = any(d.severity == "error" for d in diagnostics)
     result.diagnostics = collapse_repeats(_as_the_user_reads_them([*diagnostics, *result.diagnostics], graph,
                                                                   doc.file))

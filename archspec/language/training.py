@@ -3,7 +3,8 @@
 The declarations below (:data:`TRAINING`, in the vocabulary of ``archspec.language.fields``) are the one home
 of the section's defaults, its validation and its JSON Schema (``archspec.writers.schema``).
 
-``archspec check`` validates it, ``archspec train`` (``builders.training``) runs it.  Every field has
+``archspec check`` validates it, once, into a frozen plan (:mod:`archspec.language.training_plan`, whose classes
+are generated from :data:`TRAINING`); ``archspec train`` (``builders.training``) runs that plan.  Every field has
 a default, so a spec without ``training:`` trains as is; every field can be overridden from the
 command line with ``--set training.FIELD=VALUE`` (``--set training.optimizer.learning_rate=0.01``).
 

@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 import keras_tuner as kt
 
 from archspec.analysis import analyse
-from archspec.language.document import load_document
 from archspec.writers.emit import to_yaml
-from archspec.resolve import resolve
-from archspec.errors import Loc
 from archspec.files import write_json, write_text
 from archspec.analysis.memory import training_memory
 from archspec.numbers import human_bytes
-from archspec.language.training import DEFAULTS, TrainingError, training_config, training_section
+from archspec.language.training import TrainingError
+from archspec.language.training_plan import training_plan
 from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
 from builders.search.objectives import parse_objectives, training_objective
@@ -141,7 +139,7 @@ def static_costs(graph, analysis=None) -> dict:
     """The costs known before a candidate trains: params, MACs per sample, training-step memory (bytes)."""
     analysis = analysis or analyse(graph, strict=False)
     totals = analysis.totals()
-    batch = training_config(graph.training, graph=graph)["batch_size"]
+    batch = training_plan(graph.training, graph=graph).batch_size
     return {"params": totals["params"], "macs": totals["macs"], "memory": training_memory(analysis, batch).total}
 
 
@@ -164,15 +162,14 @@ def _absolute(path):
     return os.path.abspath(path) if os.path.exists(path) else path
 
 
-def _trial_data(doc, graph, opts: SearchOptions):
+def _trial_data(plan, opts: SearchOptions):
     """The data set the trials load, as train() will name it: (source, validation_split, test_split)."""
     from builders.training.data import resolve_data_path
 
-    cfg = training_config(training_section(doc, graph), where=Loc(opts.spec), graph=graph)
-    source = _absolute(opts.data) if opts.data is not None else resolve_data_path(cfg["data"], opts.spec)
+    source = _absolute(opts.data) if opts.data is not None else resolve_data_path(plan.data, opts.spec)
     if source != "digits" and not source.startswith("keras:"):
         source = os.path.abspath(source)  # the server runs in another folder
-    return source, cfg["validation_split"], cfg["test_split"]
+    return source, plan.validation_split, plan.test_split
 
 
 def candidate_key(graph) -> str:
@@ -203,7 +200,7 @@ def make_screen(hm: SpecHyperModel, oracle, opts: SearchOptions):
         if opts.max_macs is not None and costs["macs"] > opts.max_macs:
             return False, f"over --max-macs: {costs['macs']:,} > {opts.max_macs:,}", key, costs
         if opts.max_memory is not None and costs["memory"] > opts.max_memory:
-            batch = training_config(graph.training, graph=graph)["batch_size"]
+            batch = training_plan(graph.training, graph=graph).batch_size
             return False, (f"over --max-memory: a training step at batch {batch} needs about "
                            f"{human_bytes(costs['memory'])} > {human_bytes(opts.max_memory)}"), key, costs
         return True, "", key, costs
@@ -242,15 +239,24 @@ def _prepare_out(opts: SearchOptions):
                        "objectives": list(opts.objectives), "prune": opts.prune})
 
 
-def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -> dict:
+def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None, spec=None) -> dict:
     """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial).
 
-    ``runner`` may be given already started (see :meth:`TrialRunner.start`), so that the first
-    trial's process imports TensorFlow while this one does.
+    Args:
+        opts: the search's options (``opts.spec`` is the annotated spec's path).
+        echo: where the progress lines go.
+        runner: the trials' runner, possibly already started (see :meth:`TrialRunner.start`), so that the first
+            trial's process imports TensorFlow while this one does.
+        spec: the annotated spec at its default choices (:func:`archspec.api.load_annotated` with
+            ``opts.overrides``): its document is what the search explores, its plan what every trial starts
+            from; None loads it here.
     """
     start = time.perf_counter()
-    doc = load_document(opts.spec, overrides=opts.overrides)
-    defaults = resolve(doc)  # the annotated spec must check at its default choices
+    if spec is None:
+        from archspec.api import load_annotated
+
+        spec = load_annotated(opts.spec, set=opts.overrides)
+    doc, defaults = spec.document, spec.graph
     if not defaults.decisions:
         raise TrainingError(f"{opts.spec} has no search annotations ({{choice: ...}}, {{int: ...}}, ...): "
                             "nothing to search; use archspec train")
@@ -262,14 +268,14 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None) -
             set_client_timeout(opts.idle_timeout)  # a worker does not wait an hour for a dead chief
     _prepare_out(opts)
     hm = SpecHyperModel(doc)
-    max_epochs = opts.epochs or int(defaults.training.get("epochs", DEFAULTS["epochs"]))
+    max_epochs = opts.epochs or spec.plan.epochs
     objectives = parse_objectives(opts.objectives, opts.tuner)
     rule = pruning_rule(opts, objectives, max_epochs)
     oracle = make_oracle(opts.tuner, objectives, opts.max_trials, opts.seed, max_epochs, population=opts.population)
     oracle.screen = make_screen(hm, oracle, opts)
     if runner is None:
         runner = TrialRunner(timeout=opts.trial_timeout)
-    runner.preload_data(*_trial_data(doc, defaults, opts))
+    runner.preload_data(*_trial_data(spec.plan, opts))
     directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
     tuner = ArchTuner(oracle, hm, opts, runner, objectives, rule, directory=directory, project_name="tuner",
                       overwrite=False)

@@ -34,10 +34,13 @@ def run_job(job: dict):
         os.dup2(fd, 2)
         os.close(fd)
     from builders.training.latency import Infeasible
+    from archspec.api import load
     from builders.training.train import TrainOptions, train  # already imported by the fork server
 
     try:
-        metrics = train(TrainOptions(**job["options"]), echo=lambda *a, **k: print(*a, **k, flush=True))
+        opts = TrainOptions(**job["options"])
+        spec = load(opts.spec, set=opts.overrides, choose=opts.choices)  # this trial's own process reads the spec
+        metrics = train(opts, echo=lambda *a, **k: print(*a, **k, flush=True), spec=spec)
         result = {"status": "ok", "metrics": metrics}
     except Infeasible as e:  # over a limit known once built: recorded, not trained
         result = {"status": "infeasible", "message": str(e)}

@@ -13,17 +13,20 @@ from typing import Any
 
 import math
 
-from archspec.language.training import AUGMENTATION
 
+def make_augment(aug, input_shape, seed: int = 0):
+    """A function batch -> augmented batch, or None when ``aug`` asks for nothing.
 
-def make_augment(aug: dict, input_shape, seed: int = 0):
-    """A function batch -> augmented batch, or None when ``aug`` asks for nothing."""
+    Args:
+        aug: the plan's augmentation (``TrainingPlan.augmentation``).
+        input_shape: (height, width, channels) of the images.
+        seed: the first of the seeds the random transforms take.
+    """
     import keras
     import tensorflow as tf
 
     h, w, c = input_shape
-    aug = {**AUGMENTATION.defaults(), **aug}
-    fill = aug["fill_mode"]
+    fill = aug.fill_mode
     layers: list[Any] = []
     s = seed
 
@@ -32,32 +35,32 @@ def make_augment(aug: dict, input_shape, seed: int = 0):
         s += 1
         return s
 
-    flip = aug["flip"]
+    flip = aug.flip
     if flip != "none":
         # "both": two independent flips (Keras's "horizontal_and_vertical" draws ONE coin for both axes, so
         # it only ever rotates by 180 degrees and never flips a single axis)
         modes = ["horizontal", "vertical"] if flip == "both" else [flip]
         layers.extend(keras.layers.RandomFlip(mode, seed=nxt()) for mode in modes)
-    if aug.get("rotate"):
-        layers.append(keras.layers.RandomRotation(aug["rotate"] / 360.0, fill_mode=fill, seed=nxt()))
-    if aug.get("zoom"):
-        layers.append(keras.layers.RandomZoom(aug["zoom"], aug["zoom"], fill_mode=fill, seed=nxt()))
-    if aug.get("translate"):
-        layers.append(keras.layers.RandomTranslation(aug["translate"], aug["translate"], fill_mode=fill, seed=nxt()))
-    if aug.get("shear"):
-        sh = aug["shear"]
+    if aug.rotate:
+        layers.append(keras.layers.RandomRotation(aug.rotate / 360.0, fill_mode=fill, seed=nxt()))
+    if aug.zoom:
+        layers.append(keras.layers.RandomZoom(aug.zoom, aug.zoom, fill_mode=fill, seed=nxt()))
+    if aug.translate:
+        layers.append(keras.layers.RandomTranslation(aug.translate, aug.translate, fill_mode=fill, seed=nxt()))
+    if aug.shear:
+        sh = aug.shear
         layers.append(keras.layers.RandomShear((0.0, sh), (0.0, sh), fill_mode=fill, seed=nxt()))
-    if aug.get("brightness"):
-        layers.append(keras.layers.RandomBrightness(aug["brightness"], value_range=(0.0, 1.0), seed=nxt()))
-    if aug.get("contrast"):
-        layers.append(keras.layers.RandomContrast(aug["contrast"], value_range=(0.0, 1.0), seed=nxt()))
-    if aug.get("blur"):
-        sigma = float(aug["blur"])
+    if aug.brightness:
+        layers.append(keras.layers.RandomBrightness(aug.brightness, value_range=(0.0, 1.0), seed=nxt()))
+    if aug.contrast:
+        layers.append(keras.layers.RandomContrast(aug.contrast, value_range=(0.0, 1.0), seed=nxt()))
+    if aug.blur:
+        sigma = float(aug.blur)
         k = 2 * max(1, math.ceil(2 * sigma)) + 1
         layers.append(keras.layers.RandomGaussianBlur(1.0, kernel_size=k, sigma=(1e-3, sigma), value_range=(0.0, 1.0),
                                                       seed=nxt()))
-    crop = int(aug.get("crop") or 0)
-    noise = float(aug.get("noise") or 0.0)
+    crop = int(aug.crop or 0)
+    noise = float(aug.noise or 0.0)
     if not layers and not crop and not noise:
         return None
     crop_seed = nxt()

@@ -147,7 +147,7 @@ class EpochBoard(keras.callbacks.Callback):
         self.writers = {}
 
 
-def fit_callbacks(cfg, *, has_validation, history_csv, append_history, log_dir, checkpoint, gate=None):
+def fit_callbacks(plan, *, has_validation, history_csv, append_history, log_dir, checkpoint, gate=None):
     """Every callback of a run's ``fit``, in order; ``log_dir``, ``checkpoint`` or ``gate`` (an
     :class:`EpochGate`) None leaves that one out.
 
@@ -155,13 +155,14 @@ def fit_callbacks(cfg, *, has_validation, history_csv, append_history, log_dir, 
     """
     timer = Timer()
     callbacks = [NaNGuard(), timer]
-    if cfg["schedule"]["name"] == "plateau":
-        monitor = cfg["schedule"]["monitor"]
+    schedule = plan.schedule
+    if schedule.name == "plateau":
+        monitor = schedule.monitor
         if not has_validation and monitor.startswith("val_"):
             monitor = monitor[4:]
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg["schedule"]["factor"],
-                                                           patience=cfg["schedule"]["patience"],
-                                                           min_lr=cfg["schedule"]["min_lr"], verbose=0))
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=schedule.factor,
+                                                           patience=schedule.patience, min_lr=schedule.min_lr,
+                                                           verbose=0))
     callbacks.append(keras.callbacks.CSVLogger(history_csv, append=append_history))
     callbacks += [EpochBoard(log_dir)] if log_dir else []
     callbacks += [checkpoint] if checkpoint is not None else []

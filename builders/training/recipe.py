@@ -1,8 +1,8 @@
 """What the ``training:`` section makes of a built model: outputs as classifiers, dropout, transfer learning
 (``init_from``), frozen layers, L1/L2, the optimizer, its learning-rate schedule and the loss.
 
-Each function takes the resolved training configuration (:func:`archspec.language.training.training_config`) or one of
-its parts; Keras is imported inside them, so that importing this module does not start TensorFlow.
+Each function takes the training plan (:class:`archspec.language.training_plan.TrainingPlan`) or one of its parts;
+Keras is imported inside them, so that importing this module does not start TensorFlow.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def apply_regularization(model, reg):
     """L1/L2 (both: elastic net) on every conv/dense kernel that has no regularizer of its own."""
     import keras
 
-    l1, l2 = reg.get("l1", 0.0), reg.get("l2", 0.0)
+    l1, l2 = reg.l1, reg.l2
     if not (l1 or l2):
         return 0
     n = 0
@@ -132,25 +132,25 @@ def make_schedule(sched, lr, steps_per_epoch, epochs):
     import keras
 
     S = max(1, steps_per_epoch)
-    warm = int(round(sched.get("warmup_epochs", 0.0) * S))
-    name = sched["name"]
+    warm = int(round(sched.warmup_epochs * S))
+    name = sched.name
     if name in ("constant", "plateau"):
         base = lr
     elif name == "step":
-        if sched.get("boundaries"):
+        if sched.boundaries:
             # Keras keeps values[i] while step <= bounds[i]: the new rate starts at step b*S, the epoch's first
-            bounds = [int(round(b * S)) - 1 for b in sched["boundaries"]]
-            values = [lr * sched["factor"] ** i for i in range(len(bounds) + 1)]
+            bounds = [int(round(b * S)) - 1 for b in sched.boundaries]
+            values = [lr * sched.factor ** i for i in range(len(bounds) + 1)]
             base = keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
         else:
-            base = keras.optimizers.schedules.ExponentialDecay(lr, sched["every"] * S, sched["factor"], staircase=True)
+            base = keras.optimizers.schedules.ExponentialDecay(lr, sched.every * S, sched.factor, staircase=True)
     elif name == "exponential":
-        base = keras.optimizers.schedules.ExponentialDecay(lr, S, sched["decay_rate"])
+        base = keras.optimizers.schedules.ExponentialDecay(lr, S, sched.decay_rate)
     elif name == "cosine":
         if warm:
-            return keras.optimizers.schedules.CosineDecay(0.0, max(1, epochs * S - warm), sched["alpha"],
+            return keras.optimizers.schedules.CosineDecay(0.0, max(1, epochs * S - warm), sched.alpha,
                                                           warmup_target=lr, warmup_steps=warm)
-        return keras.optimizers.schedules.CosineDecay(lr, max(1, epochs * S), sched["alpha"])
+        return keras.optimizers.schedules.CosineDecay(lr, max(1, epochs * S), sched.alpha)
     else:  # pragma: no cover - validated
         raise TrainingError(f"unknown schedule {name}")
     if warm:
@@ -165,29 +165,29 @@ def make_optimizer(opt, learning_rate):
 
     classes = {"sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
                "adamw": keras.optimizers.AdamW}
-    kwargs = {k: v for k, v in opt.items() if k not in ("name", "learning_rate") and v is not None}
-    return classes[opt["name"]](learning_rate=learning_rate, **kwargs)
+    kwargs = {k: v for k, v in opt.to_dict().items() if k not in ("name", "learning_rate") and v is not None}
+    return classes[opt.name](learning_rate=learning_rate, **kwargs)
 
 
-def make_loss(cfg, logits):
+def make_loss(plan, logits):
     import keras
 
-    if cfg["loss"] == "focal_crossentropy":
-        return keras.losses.CategoricalFocalCrossentropy(from_logits=logits, label_smoothing=cfg["label_smoothing"])
-    if cfg["label_smoothing"]:
-        return keras.losses.CategoricalCrossentropy(from_logits=logits, label_smoothing=cfg["label_smoothing"])
+    if plan.loss == "focal_crossentropy":
+        return keras.losses.CategoricalFocalCrossentropy(from_logits=logits, label_smoothing=plan.label_smoothing)
+    if plan.label_smoothing:
+        return keras.losses.CategoricalCrossentropy(from_logits=logits, label_smoothing=plan.label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
 
 
-def one_hot_labels(cfg):
-    return cfg["loss"] == "focal_crossentropy" or bool(cfg["label_smoothing"])
+def one_hot_labels(plan):
+    return plan.loss == "focal_crossentropy" or bool(plan.label_smoothing)
 
 
 def _short(paths, n=6):
     return ", ".join(paths[:n]) + (f", ... ({len(paths) - n} more)" if len(paths) > n else "")
 
 
-def prepare_weights(model, graph, cfg, init_from, echo):
+def prepare_weights(model, graph, plan, init_from, echo):
     """``init_from`` (a resolved path or None), then ``freeze``, then L1/L2, on a freshly built model.
 
     Returns (transfer report or None, frozen node paths, number of regularized kernels).
@@ -203,26 +203,26 @@ def prepare_weights(model, graph, cfg, init_from, echo):
         if not loaded:
             raise TrainingError(f"training.init_from {init_from}: no layer has the same name and shapes; nothing "
                                 "to transfer")
-    frozen = apply_freeze(cfg["freeze"], model, graph, lmap) if cfg["freeze"] else []
+    frozen = apply_freeze(plan.freeze, model, graph, lmap) if plan.freeze else []
     if frozen:
         echo(f"frozen: {len(frozen)} layer(s) ({_short(frozen)})")
-    return transfer, frozen, apply_regularization(model, cfg["regularization"])
+    return transfer, frozen, apply_regularization(model, plan.regularization)
 
 
-def compile_for_training(model, graph, cfg, outputs, steps_per_epoch):
+def compile_for_training(model, graph, plan, outputs, steps_per_epoch):
     """Compile ``model`` with the configured optimizer, schedule, losses and loss weights; returns the
     learning rate it was given (a number, or a schedule)."""
     import keras
 
-    lr = make_schedule(cfg["schedule"], cfg["optimizer"]["learning_rate"], steps_per_epoch, cfg["epochs"])
-    optimizer = make_optimizer(cfg["optimizer"], lr)
-    losses = [make_loss(cfg, logits) for _, _, _, logits in outputs]
-    acc = (keras.metrics.CategoricalAccuracy(name="accuracy") if one_hot_labels(cfg)
+    lr = make_schedule(plan.schedule, plan.optimizer.learning_rate, steps_per_epoch, plan.epochs)
+    optimizer = make_optimizer(plan.optimizer, lr)
+    losses = [make_loss(plan, logits) for _, _, _, logits in outputs]
+    acc = (keras.metrics.CategoricalAccuracy(name="accuracy") if one_hot_labels(plan)
            else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
     if len(outputs) == 1:
         model.compile(optimizer=optimizer, loss=losses[0], metrics=[acc])
     else:
-        weights = [cfg["loss_weights"].get(o.name, o.loss_weight) for o in graph.outputs]
+        weights = [plan.loss_weights.get(o.name, o.loss_weight) for o in graph.outputs]
         model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                       metrics=[[acc]] + [[] for _ in range(len(outputs) - 1)])
     return lr

@@ -168,17 +168,18 @@ def prepare_run_dir(out, *, overwrite, resume, graph_hash, data_name):
                           check_resume=check_resume)
 
 
-def write_run_start(out, *, spec, graph, graph_yaml, cfg, data, outputs, workers):
-    """Write what a run is about to do: run.json (status "running"), training.json, spec.resolved.yaml."""
+def write_run_start(out, *, spec, graph, graph_yaml, plan, data, outputs, workers):
+    """Write what a run is about to do: run.json (status "running"), training.json (the training plan as a plain
+    dict), spec.resolved.yaml."""
     input_shape = list(graph.inputs[0].attrs["shape"])
     write_json(os.path.join(out, RUN_MARKER), {
         "spec": os.path.abspath(spec), "name": graph.name, "graph_hash": graph.hash(), "data": data.name,
-        "data_source": cfg["data"], "classes": data.class_names, "input_shape": input_shape,
+        "data_source": plan.data, "classes": data.class_names, "input_shape": input_shape,
         "outputs": [{"name": n, "node": p, "classes": k, "from_logits": lg} for n, p, k, lg in outputs],
         "split_sizes": {k: len(v) for k, v in data.splits.items()}, "status": "running",
         "command": sys.argv, "workers": workers,
     })
-    write_json(os.path.join(out, TRAINING_JSON), cfg)
+    write_json(os.path.join(out, TRAINING_JSON), plan.to_dict())
     from archspec.files import write_text
 
     write_text(os.path.join(out, RESOLVED_SPEC), graph_yaml)

@@ -22,7 +22,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from archspec.language.training import TrainingError, is_augmenting, training_config, training_section
+from archspec.language.training import TrainingError
+from archspec.language.training_plan import augments
 from builders.compat.cpython_internals import with_stack_room
 from builders.training import recipe
 from builders.training import run_folder as rf
@@ -52,7 +53,7 @@ class _Job:
     """What the spec, its training section and the data say: all checked before anything is written."""
 
     graph: object
-    cfg: dict
+    plan: object  # archspec.language.training_plan.TrainingPlan, its data path resolved
     outputs: list  # [(output name, node path, classes, from_logits)], main first
     input_shape: tuple
     data: object
@@ -90,11 +91,22 @@ class _Place:
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second: see builders/compat/cpython_internals.py
-def train(opts: TrainOptions, echo=print):
-    """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages."""
+def train(opts: TrainOptions, echo=print, spec=None):
+    """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages.
+
+    Args:
+        opts: what to train and how (``opts.spec`` is the spec file's path).
+        echo: where the progress lines go.
+        spec: the loaded spec (:class:`archspec.Spec`, with ``opts.overrides`` and ``opts.choices`` applied);
+            None loads it here (a search trial, in a process of its own).
+    """
     t_start = time.perf_counter()
     _require_backend()
-    job = _read_job(opts)
+    if spec is None:
+        from archspec.api import load
+
+        spec = load(opts.spec, set=opts.overrides, choose=opts.choices)
+    job = _read_job(opts, spec)
     place = _open_place(opts, job, echo)
     try:
         return _run(opts, job, place, t_start, echo)
@@ -126,8 +138,8 @@ def _run(opts, job, place, t_start, echo):
     strategy, device_desc, notes = _devices(opts, job, place, echo)
     import keras
 
-    keras.utils.set_random_seed(job.cfg["seed"])
-    B = job.cfg["batch_size"]
+    keras.utils.set_random_seed(job.plan.seed)
+    B = job.plan.batch_size
     if B % strategy.num_replicas_in_sync:
         notes.append(f"batch size {B} does not divide evenly over {strategy.num_replicas_in_sync} replicas")
     train_ds, val_ds, steps_per_epoch = _datasets(job)
@@ -142,10 +154,10 @@ def _run(opts, job, place, t_start, echo):
     from builders.training.callbacks import EpochGate, fit_callbacks
     from builders.training.checkpoints import Checkpoint
 
-    checkpoint = Checkpoint(place.ckpt_save, place.ckpt_load, job.cfg["checkpoint_steps"] or None)
+    checkpoint = Checkpoint(place.ckpt_save, place.ckpt_load, job.plan.checkpoint_steps or None)
     epochs_done = _restore(checkpoint, model, strategy, job, place, lr, echo) if place.state == "resume" else 0
     callbacks, timer = fit_callbacks(
-        job.cfg, has_validation=val_ds is not None, history_csv=place.history_csv,
+        job.plan, has_validation=val_ds is not None, history_csv=place.history_csv,
         append_history=place.state == "resume", log_dir=os.path.join(place.work, "logs") if opts.reports else None,
         checkpoint=checkpoint if opts.checkpoints or opts.resume else None,
         gate=EpochGate(opts.gate, _accuracy_key(job)) if opts.gate else None)
@@ -161,7 +173,7 @@ def _run(opts, job, place, t_start, echo):
     metrics = {
         "spec": job.graph.name, "run": os.path.abspath(place.out), "data": job.data.name,
         "classes": job.n_classes, **results,
-        "epochs": job.cfg["epochs"], "epochs_this_run": len(timer.train_seconds), "resumed_from_epoch": epochs_done,
+        "epochs": job.plan.epochs, "epochs_this_run": len(timer.train_seconds), "resumed_from_epoch": epochs_done,
         "global_batch_size": B, "replicas": strategy.num_replicas_in_sync, "workers": place.n_workers,
         "devices": device_desc, "params": model.count_params(),
         "wall_seconds": round(time.perf_counter() - t_start, 3), "setup_seconds": round(t_fit - t_start, 3),
@@ -180,22 +192,18 @@ def _run(opts, job, place, t_start, echo):
 # ---------------------------------------------------------------- before anything is written
 
 
-def _read_job(opts):
-    """Resolve the spec and its training section, load the data and check them against each other."""
-    from archspec.analysis import analyse
-    from archspec.language.document import load_document
-    from archspec.errors import Loc
-    from archspec.resolve import resolve
+def _read_job(opts, spec):
+    """Take the spec's graph and training plan, load the data and check them against each other."""
+    from dataclasses import replace
+
     from archspec.analysis.batchnorm_statistics import warmup_warning
     from builders.training.data import check_compatible, load_data, resolve_data_path, steps
 
-    doc = load_document(opts.spec, overrides=opts.overrides)
-    graph = resolve(doc, opts.choices)
-    cfg = training_config(training_section(doc, graph), where=Loc(opts.spec), graph=graph)
-    cfg["data"] = resolve_data_path(cfg["data"], opts.spec)
+    graph = spec.graph
+    plan = replace(spec.plan, data=resolve_data_path(spec.plan.data, opts.spec))
     if len(graph.inputs) != 1:
         raise TrainingError(f"{graph.name} has {len(graph.inputs)} inputs; archspec train handles one image input")
-    outputs = recipe.output_info(graph, analyse(graph))
+    outputs = recipe.output_info(graph, spec.analysis)
     input_shape = tuple(graph.inputs[0].attrs["shape"])
     if len(input_shape) != 3:
         raise TrainingError(f"{graph.name}'s input has shape {list(input_shape)}; archspec train needs images "
@@ -204,21 +212,21 @@ def _read_job(opts):
     if opts.resume and opts.overwrite:
         raise TrainingError("--resume and --overwrite contradict each other; pick one")
 
-    data = load_data(cfg["data"], validation_split=cfg["validation_split"], test_split=cfg["test_split"])
+    data = load_data(plan.data, validation_split=plan.validation_split, test_split=plan.test_split)
     main_name, _, n_classes, _ = outputs[0]
-    check_compatible(data, input_shape=input_shape, num_classes=n_classes, max_upscale=cfg["max_upscale"],
+    check_compatible(data, input_shape=input_shape, num_classes=n_classes, max_upscale=plan.max_upscale,
                      spec_name=graph.name, output_name=main_name)
     for name, _, k, _ in outputs[1:]:
         if k != n_classes:
             raise TrainingError(f"output {name!r} has {k} classes but the main output {main_name!r} has {n_classes}")
-    init_from = resolve_data_path(cfg["init_from"], opts.spec) if cfg["init_from"] else None
+    init_from = resolve_data_path(plan.init_from, opts.spec) if plan.init_from else None
     if init_from and not os.path.exists(init_from):
-        raise TrainingError(f"training.init_from {cfg['init_from']}: no such run folder or .keras file")
+        raise TrainingError(f"training.init_from {plan.init_from}: no such run folder or .keras file")
     warnings = []
     if not init_from:  # weights brought in bring their moving statistics with them
-        total_steps = cfg["epochs"] * steps(len(data.splits["train"]), cfg["batch_size"])
+        total_steps = plan.epochs * steps(len(data.splits["train"]), plan.batch_size)
         warnings = [w for w in [warmup_warning(graph, total_steps)] if w]
-    return _Job(graph, cfg, outputs, input_shape, data, init_from, warnings)
+    return _Job(graph, plan, outputs, input_shape, data, init_from, warnings)
 
 
 def _open_place(opts, job, echo):
@@ -236,12 +244,13 @@ def _open_place(opts, job, echo):
                                data_name=job.data.name)
     old = rf.previous_training(out) if state == "resume" else {}
     if old:
-        changed = sorted(k for k in job.cfg if k != "epochs" and k in old and old.get(k) != job.cfg[k])
+        config = job.plan.to_dict()
+        changed = sorted(k for k in config if k != "epochs" and k in old and old.get(k) != config[k])
         if changed:
             echo(f"note: resuming with changed training settings: {', '.join(changed)}")
     from archspec.writers.emit import to_yaml
 
-    rf.write_run_start(out, spec=opts.spec, graph=job.graph, graph_yaml=to_yaml(job.graph), cfg=job.cfg,
+    rf.write_run_start(out, spec=opts.spec, graph=job.graph, graph_yaml=to_yaml(job.graph), plan=job.plan,
                        data=job.data, outputs=job.outputs, workers=n_workers)
     return _Place(out, out, state, chief, n_workers, worker_index, old)
 
@@ -260,7 +269,7 @@ def _devices(opts, job, place, echo):
     if place.n_workers > 1 and not opts.quiet:  # TensorFlow waits, silently and without a time limit
         echo(f"worker {place.worker_index} of {place.n_workers} (TF_CONFIG): waiting until every worker has started")
     try:
-        return setup_devices(opts.devices, job.cfg["mixed_precision"])
+        return setup_devices(opts.devices, job.plan.mixed_precision)
     except TrainingError:
         if place.chief and place.state == "new":
             rf.unlock(place.out)
@@ -276,16 +285,16 @@ def _datasets(job):
     from builders.training.augment import make_augment
     from builders.training.data import make_dataset, steps
 
-    cfg, splits = job.cfg, job.data.splits
+    plan, splits = job.plan, job.data.splits
     k_out = len(job.outputs)
     targets = (lambda y: tuple(y for _ in range(k_out))) if k_out > 1 else None  # one output: no map stage
-    one_hot = recipe.one_hot_labels(cfg)
-    augment = make_augment(cfg["augmentation"], job.input_shape, cfg["seed"]) if is_augmenting(cfg) else None
-    common = dict(input_shape=job.input_shape, batch_size=cfg["batch_size"], num_classes=job.n_classes,
+    one_hot = recipe.one_hot_labels(plan)
+    augment = make_augment(plan.augmentation, job.input_shape, plan.seed) if augments(plan) else None
+    common = dict(input_shape=job.input_shape, batch_size=plan.batch_size, num_classes=job.n_classes,
                   targets=targets, one_hot=one_hot)
-    train_ds = make_dataset(splits["train"], training=True, augment=augment, seed=cfg["seed"], **common)
+    train_ds = make_dataset(splits["train"], training=True, augment=augment, seed=plan.seed, **common)
     val_ds = make_dataset(splits["val"], **common) if len(splits["val"]) else None
-    return train_ds, val_ds, steps(len(splits["train"]), cfg["batch_size"])
+    return train_ds, val_ds, steps(len(splits["train"]), plan.batch_size)
 
 
 def _model(job, steps_per_epoch, echo):
@@ -295,10 +304,10 @@ def _model(job, steps_per_epoch, echo):
     """
     from builders.keras_model import build_model
 
-    graph = recipe.with_dropout(job.graph, job.cfg["dropout"]) if job.cfg["dropout"] is not None else job.graph
+    graph = recipe.with_dropout(job.graph, job.plan.dropout) if job.plan.dropout is not None else job.graph
     model = build_model(graph, include_aux=True)
-    transfer, frozen, n_reg = recipe.prepare_weights(model, graph, job.cfg, job.init_from, echo)
-    lr = recipe.compile_for_training(model, graph, job.cfg, job.outputs, steps_per_epoch)
+    transfer, frozen, n_reg = recipe.prepare_weights(model, graph, job.plan, job.init_from, echo)
+    lr = recipe.compile_for_training(model, graph, job.plan, job.outputs, steps_per_epoch)
     return model, lr, {"transfer": transfer, "frozen": frozen, "regularized": n_reg}
 
 
@@ -312,10 +321,10 @@ def _restore(checkpoint, model, strategy, job, place, lr, echo):
         epochs_done = checkpoint.restore()
         # the checkpoint brought back the old learning rate with the optimizer state: use the configured one
         # (a plateau schedule's reduced rate is kept unless the configured one changed)
-        new_lr = job.cfg["optimizer"]["learning_rate"]
+        new_lr = job.plan.optimizer.learning_rate
         old_lr = (place.previous.get("optimizer") or {}).get("learning_rate")
         if epochs_done and not isinstance(lr, keras.optimizers.schedules.LearningRateSchedule) and (
-                job.cfg["schedule"]["name"] != "plateau" or old_lr != new_lr):
+                job.plan.schedule.name != "plateau" or old_lr != new_lr):
             model.optimizer.learning_rate = new_lr
     if checkpoint.fallback:
         echo(f"note: {checkpoint.fallback}")
@@ -349,14 +358,14 @@ def _verbosity(opts, place):
 
 
 def _say_start(echo, job, model, steps_per_epoch, device_desc, epochs_done, recipe_report, notes):
-    data, cfg, k_out = job.data, job.cfg, len(job.outputs)
+    data, plan, k_out = job.data, job.plan, len(job.outputs)
     split_sizes = "/".join(str(len(data.splits[s])) for s in ("train", "val", "test"))
     aux = f", {k_out - 1} auxiliary head(s)" if k_out > 1 else ""
     n_reg = recipe_report["regularized"]
     echo(f"{job.graph.name}: {model.count_params():,} params{aux}; data {data.name} ({split_sizes} train/val/test, "
          f"{job.n_classes} classes, {data.native_size[0]}x{data.native_size[1]} -> "
-         f"{'x'.join(map(str, job.input_shape))}); {cfg['epochs']} epochs x {steps_per_epoch} steps, global batch "
-         f"{cfg['batch_size']} on {device_desc}" + (f"; resuming after epoch {epochs_done}" if epochs_done else "")
+         f"{'x'.join(map(str, job.input_shape))}); {plan.epochs} epochs x {steps_per_epoch} steps, global batch "
+         f"{plan.batch_size} on {device_desc}" + (f"; resuming after epoch {epochs_done}" if epochs_done else "")
          + (f"; L1/L2 on {n_reg} kernels" if n_reg else ""))
     for n in notes:
         echo(f"note: {n}")
@@ -373,7 +382,7 @@ def _fit(model, train_ds, val_ds, job, callbacks, epochs_done, verbose, place):
 
     set_status = (lambda status: rf.set_status(place.out, status)) if place.chief else (lambda status: None)
     try:
-        return model.fit(train_ds, validation_data=val_ds, epochs=job.cfg["epochs"], initial_epoch=epochs_done,
+        return model.fit(train_ds, validation_data=val_ds, epochs=job.plan.epochs, initial_epoch=epochs_done,
                          callbacks=callbacks, verbose=verbose, shuffle=False)  # the pipeline shuffles
     except NonFiniteLoss as e:
         set_status("stopped: non-finite loss")
@@ -421,10 +430,10 @@ def _evaluate_and_export(model, history, job, place, strategy, reports):
         multi_worker_fixes(infer, strategy)
     # With one output and integer labels the trained model computes exactly what `infer` would, and its
     # evaluation function is already traced (by the validation during fit): evaluate with it ...
-    evaluator = model if len(job.outputs) == 1 and not recipe.one_hot_labels(job.cfg) else infer
+    evaluator = model if len(job.outputs) == 1 and not recipe.one_hot_labels(job.plan) else infer
     # ... and its validation after the last epoch measured these very weights on the validation split
     last = {k: v[-1] for k, v in history.history.items() if v} if evaluator is model else {}
-    common = dict(input_shape=job.input_shape, batch_size=job.cfg["batch_size"], num_classes=job.n_classes)
+    common = dict(input_shape=job.input_shape, batch_size=job.plan.batch_size, num_classes=job.n_classes)
     splits = job.data.splits
     results = {}
     for split, key in (("train", "train"), ("val", "validation"), ("test", "test")):
@@ -488,7 +497,7 @@ def _finish(metrics, job, place, opts, y_pred, echo):
         which = "test" if "test" in metrics else "validation"
         sps = metrics["samples_per_second"]
         echo(f"{graph.name}: {which} accuracy {100 * t.get('accuracy', float('nan')):.2f}% "
-             f"(loss {t.get('loss', float('nan')):.4f}) after {job.cfg['epochs']} epochs; "
+             f"(loss {t.get('loss', float('nan')):.4f}) after {job.plan.epochs} epochs; "
              f"{metrics['wall_seconds']:.1f} s, {sps:,.0f} samples/s -> {out}" if sps else
              f"{graph.name}: done -> {out}")
     rf.unlock(out)

@@ -12,6 +12,7 @@ import pytest
 
 kt = pytest.importorskip("keras_tuner")
 
+import archspec  # noqa: E402
 from archspec import check  # noqa: E402
 from archspec.language.document import load_document  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
@@ -308,10 +309,8 @@ def test_trials_inherit_the_data_set_the_server_loaded(tmp_path):
              y_train=np.arange(200) % 10)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY.replace("epochs: 1,", "epochs: 1, data: d.npz,"))  # relative to the spec
-    doc = load_document(str(spec))
-    from archspec.resolve import resolve
-
-    source, val, test = _trial_data(doc, resolve(doc), SearchOptions(spec=str(spec), out=str(tmp_path)))
+    plan = archspec.load(str(spec)).plan
+    source, val, test = _trial_data(plan, SearchOptions(spec=str(spec), out=str(tmp_path)))
     assert (source, val, test) == (str(tmp_path / "d.npz"), 0.1, 0.2)
     runner = TrialRunner(timeout=600).preload_data(source, val, test)
     try:

@@ -30,6 +30,7 @@ from archspec.errors import SpecError  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
 from archspec.api import spec_training_config  # noqa: E402
 from archspec.language.training import TrainingError, is_augmenting, training_config  # noqa: E402
+from archspec.language.training_plan import training_plan  # noqa: E402
 from builders.training import data as D  # noqa: E402
 from builders.training.augment import make_augment  # noqa: E402
 from builders.training.inference import evaluate, predict  # noqa: E402
@@ -391,8 +392,8 @@ def test_set_keeps_a_shorthand_optimizer_and_schedule(write_spec):
     ({"name": "adamw", "weight_decay": 0.01, "learning_rate": 0.003}, {"weight_decay": 0.01}),
 ])
 def test_optimizers_build_and_step(optimizer, attrs):
-    cfg = training_config({"optimizer": optimizer, "schedule": {"name": "cosine", "warmup_epochs": 1}, "epochs": 3})
-    opt = make_optimizer(cfg["optimizer"], make_schedule(cfg["schedule"], cfg["optimizer"]["learning_rate"], 5, 3))
+    cfg = training_plan({"optimizer": optimizer, "schedule": {"name": "cosine", "warmup_epochs": 1}, "epochs": 3})
+    opt = make_optimizer(cfg.optimizer, make_schedule(cfg.schedule, cfg.optimizer.learning_rate, 5, 3))
     name = optimizer if isinstance(optimizer, str) else optimizer["name"]
     assert type(opt).__name__.lower() == name
     for key, value in attrs.items():
@@ -420,8 +421,8 @@ S = 10  # steps per epoch in the schedule table
     ({"name": "plateau", "patience": 2}, {0: 0.1}),  # the rate is adapted by a callback, see below
 ])
 def test_schedules(schedule, expected):
-    cfg = training_config({"schedule": schedule, "epochs": 10})
-    lr = make_schedule(cfg["schedule"], 0.1, S, 10)
+    cfg = training_plan({"schedule": schedule, "epochs": 10})
+    lr = make_schedule(cfg.schedule, 0.1, S, 10)
     for step, value in expected.items():
         got = float(lr(step)) if callable(lr) else lr
         assert got == pytest.approx(value, rel=1e-4, abs=1e-7), step
@@ -443,19 +444,20 @@ def test_regularization_shows_up_in_model_losses(reg):
     model = _tiny_model("  - dense: {id: own, units: 6, kernel_regularizer: {l2: 0.5}}\n")
     assert len(model.losses) == 1  # the spec's own regularizer
     cfg = training_config({"regularization": reg})["regularization"]
-    assert apply_regularization(model, cfg) == 2  # conv and output; "own" keeps its own
+    plan = training_plan({"regularization": reg})
+    assert apply_regularization(model, plan.regularization) == 2  # conv and output; "own" keeps its own
     losses = sorted(float(v) for v in model.losses)
     kernels = {name: model.get_layer(name).kernel.numpy() for name in ("conv", "own", "output")}
     expected = sorted([cfg["l1"] * np.abs(kernels["conv"]).sum() + cfg["l2"] * (kernels["conv"] ** 2).sum(),
                        cfg["l1"] * np.abs(kernels["output"]).sum() + cfg["l2"] * (kernels["output"] ** 2).sum(),
                        0.5 * (kernels["own"] ** 2).sum()])
     np.testing.assert_allclose(losses, expected, rtol=1e-5)
-    assert apply_regularization(_tiny_model(), training_config({})["regularization"]) == 0
+    assert apply_regularization(_tiny_model(), training_plan({}).regularization) == 0
 
 
 def test_label_smoothing_loss():
-    cfg = training_config({"label_smoothing": 0.1})
-    assert one_hot_labels(cfg) and not one_hot_labels(training_config({}))
+    cfg = training_plan({"label_smoothing": 0.1})
+    assert one_hot_labels(cfg) and not one_hot_labels(training_plan({}))
     loss = make_loss(cfg, logits=False)
     y = np.eye(4, dtype=np.float32)[[0, 2]]
     p = np.array([[0.7, 0.1, 0.1, 0.1], [0.2, 0.2, 0.5, 0.1]], np.float32)
@@ -568,7 +570,7 @@ def test_augmentation_applies_to_training_batches_only():
     split = _indexed_split()
     cfg = training_config({"augmentation": AUG})
     assert is_augmenting(cfg) and not is_augmenting(training_config({}))
-    augment = make_augment(cfg["augmentation"], shape, seed=0)
+    augment = make_augment(training_plan({"augmentation": AUG}).augmentation, shape, seed=0)
     plain = D.preprocess_array(split.x, shape)
 
     train_ds = D.make_dataset(split, input_shape=shape, batch_size=8, training=True, augment=augment, seed=0)
@@ -595,7 +597,7 @@ def test_augmentation_applies_to_training_batches_only():
 def test_each_augmentation_runs_in_the_pipeline(aug):
     shape = (12, 12, 3)
     split = _indexed_split(n=16)
-    augment = make_augment(training_config({"augmentation": aug})["augmentation"], shape, seed=0)
+    augment = make_augment(training_plan({"augmentation": aug}).augmentation, shape, seed=0)
     plain = D.preprocess_array(split.x, shape)
     got = _collect(D.make_dataset(split, input_shape=shape, batch_size=8, training=True, augment=augment), 16)
     assert got.shape == plain.shape and got.dtype == np.float32
@@ -607,7 +609,7 @@ def test_each_augmentation_runs_in_the_pipeline(aug):
 def test_flip_both_flips_each_axis_independently():
     img = np.random.default_rng(0).random((6, 6, 1)).astype(np.float32)
     x = np.repeat(img[None], 64, axis=0)
-    augment = make_augment(training_config({"augmentation": {"flip": "both"}})["augmentation"], (6, 6, 1), seed=0)
+    augment = make_augment(training_plan({"augmentation": {"flip": "both"}}).augmentation, (6, 6, 1), seed=0)
     out = augment(tf.constant(x)).numpy()
     variants = {"none": img, "h": img[:, ::-1], "v": img[::-1], "hv": img[::-1, ::-1]}
     seen = {name for o in out for name, v in variants.items() if np.array_equal(o, v)}
@@ -615,8 +617,8 @@ def test_flip_both_flips_each_axis_independently():
 
 
 def test_no_augmentation_is_none():
-    assert make_augment(training_config({})["augmentation"], (8, 8, 1)) is None
-    assert make_augment(training_config({"augmentation": "none"})["augmentation"], (8, 8, 1)) is None
+    assert make_augment(training_plan({}).augmentation, (8, 8, 1)) is None
+    assert make_augment(training_plan({"augmentation": "none"}).augmentation, (8, 8, 1)) is None
 
 
 # ---------------------------------------------------------------- 5. the run folder
