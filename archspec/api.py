@@ -175,7 +175,7 @@ def train(spec: str, *, data: str | None = None, epochs: int | None = None, batc
             overrides[f"training.{key}"] = value
     opts = TrainOptions(spec, overrides, dict(choose or {}), out=out, overwrite=overwrite, resume=resume,
                         devices=devices, quiet=quiet)
-    return run_train(opts, echo=echo, spec=load(spec, set=overrides, choose=opts.choices))
+    return run_train(opts, load(spec, set=overrides, choose=opts.choices), echo=echo)
 
 
 def search(spec: str, *, out: str | None = None, tuner: str = "random", max_trials: int = 10,
@@ -213,7 +213,7 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
             from builders.search.tuner import search as run_search
         opts = SearchOptions(spec=spec, out=out, tuner=tuner, max_trials=max_trials, epochs=epochs, data=data,
                              overrides=overrides, resume=resume, overwrite=overwrite, **options)
-        return run_search(opts, echo=echo, runner=runner, spec=annotated)
+        return run_search(opts, annotated, echo=echo, runner=runner)
     finally:
         if runner is not None:
             runner.abort()  # a trial still running when the search fails or is interrupted

@@ -233,6 +233,7 @@ plain = subprocess.Popen([sys.executable, os.path.join("bench", "bench_search.py
 assert json.loads(plain.stdout.readline())["ready"]
 
 from archspec.analysis import analyse
+from archspec.api import load_annotated
 from builders.search import tuner as T
 from builders.search.space import with_values
 
@@ -269,7 +270,7 @@ class Probe(T.ArchTuner):
 
 T.ArchTuner = Probe
 T.search(T.SearchOptions(spec=spec, out=out, max_trials=int(n), epochs=int(epochs), seed=int(seed), overwrite=True),
-         echo=lambda *a: None, runner=runner)
+         load_annotated(spec), echo=lambda *a: None, runner=runner)
 wall = time.perf_counter() - t_start
 plain.stdin.close()
 plain.wait()
@@ -312,6 +313,7 @@ def rss():
 
 samples = []
 if mode == "archspec":
+    from archspec.api import load_annotated
     from builders.search import tuner as T
 
     class Probe(T.ArchTuner):
@@ -320,7 +322,8 @@ if mode == "archspec":
             samples.append(rss())
 
     T.ArchTuner = Probe
-    T.search(T.SearchOptions(spec=spec, out=out, max_trials=n, epochs=1, overwrite=True), echo=lambda *a: None)
+    T.search(T.SearchOptions(spec=spec, out=out, max_trials=n, epochs=1, overwrite=True), load_annotated(spec),
+             echo=lambda *a: None)
 else:
     import keras
     import archspec

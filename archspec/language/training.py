@@ -34,6 +34,7 @@ parameters") are the ones the project's seed notes list; AdamW is Loshchilov & H
 from __future__ import annotations
 
 import fnmatch
+from typing import Any
 
 from archspec.errors import Collector, Loc, did_you_mean
 from archspec.language.fields import (Field, FieldError, Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string,
@@ -179,7 +180,7 @@ def _splits_leave_training_data(reader, section, values, dotted, context):
 
 # ---------------------------------------------------------------- the section
 
-_EMPTY = {}
+_EMPTY: dict[str, Any] = {}
 AUGMENTATION = Group("augmentation", (
     f_enum("flip", FLIPS, "none", aliases=((True, "horizontal"), (False, "none"), (None, "none"),
                                            ("horizontal_and_vertical", "both"))),
@@ -255,7 +256,7 @@ def training_config(training, where=None, graph=None) -> dict:
     Returns a plain dict with every field; raises :class:`~archspec.errors.SpecError` listing every
     problem as ``file:line:col: training.FIELD: message``.
     """
-    if where is None and graph is not None and getattr(graph, "file", ""):
+    if where is None and graph is not None and graph.file:
         where = Loc(graph.file)
     if training is None:
         training = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import MappingProxyType
+from typing import Any
 
 from archspec.language.fields import Group, ListOf, MapOf, Variants
 from archspec.language.training import TRAINING, training_config
@@ -52,11 +53,11 @@ def _frozen(value):
     return value
 
 
-def _plan_class(group: Group, class_name: str, variant: str | None = None) -> type:
+def _plan_class(group: Group, class_name: str, variant: str | None = None) -> Any:
     """A frozen dataclass with one attribute per field of ``group`` (a variant's: ``name`` first)."""
     names = (["name"] if variant is not None else []) + group.field_names()
     doc = group.doc or f"The {variant + ' ' if variant else ''}{group.name} of a training plan."
-    cls = dataclasses.make_dataclass(class_name, names, frozen=True,
+    cls: Any = dataclasses.make_dataclass(class_name, names, frozen=True,
                                      namespace={"to_dict": _to_dict, "__doc__": doc,
                                                 "__module__": __name__})
     cls.declaration = group
@@ -93,12 +94,14 @@ def _build(cls, values: dict):
     return cls(**kwargs)
 
 
-TrainingPlan = _plan_class(TRAINING, "TrainingPlan")
+# generated when this module is imported, so a type checker sees Any; the test of the plan checks its attributes
+# against the declaration at every level instead
+TrainingPlan: Any = _plan_class(TRAINING, "TrainingPlan")
 TrainingPlan.__doc__ = ("A spec's ``training:`` section, validated, every default filled in; attribute access "
                         "(``plan.optimizer.learning_rate``), frozen (``dataclasses.replace`` makes a changed copy).")
 
 
-def plan_from_config(config: dict) -> TrainingPlan:
+def plan_from_config(config: dict[str, Any]) -> Any:
     """The plan of a configuration that :func:`~archspec.language.training.training_config` already validated.
 
     Args:
@@ -107,7 +110,7 @@ def plan_from_config(config: dict) -> TrainingPlan:
     return _build(TrainingPlan, config)
 
 
-def training_plan(training, where=None, graph=None) -> TrainingPlan:
+def training_plan(training, where=None, graph=None) -> Any:
     """Validate a spec's ``training:`` mapping and return its plan.
 
     Args:
@@ -121,7 +124,7 @@ def training_plan(training, where=None, graph=None) -> TrainingPlan:
     return plan_from_config(training_config(training, where=where, graph=graph))
 
 
-def augments(plan: TrainingPlan) -> bool:
+def augments(plan: Any) -> bool:
     """Whether the plan's augmentation transforms anything (a flip, or any amount of the others)."""
     a = plan.augmentation
     return (any(getattr(a, k) for k in a.declaration.field_names() if k not in ("flip", "fill_mode"))

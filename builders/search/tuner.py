@@ -239,7 +239,7 @@ def _prepare_out(opts: SearchOptions):
                        "objectives": list(opts.objectives), "prune": opts.prune})
 
 
-def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None, spec=None) -> dict:
+def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = None) -> dict:
     """Run (or resume, or join) a search; returns the summary (leaderboard rows, best trial).
 
     Args:
@@ -249,13 +249,9 @@ def search(opts: SearchOptions, echo=print, runner: TrialRunner | None = None, s
             trial's process imports TensorFlow while this one does.
         spec: the annotated spec at its default choices (:func:`archspec.api.load_annotated` with
             ``opts.overrides``): its document is what the search explores, its plan what every trial starts
-            from; None loads it here.
+            from.
     """
     start = time.perf_counter()
-    if spec is None:
-        from archspec.api import load_annotated
-
-        spec = load_annotated(opts.spec, set=opts.overrides)
     doc, defaults = spec.document, spec.graph
     if not defaults.decisions:
         raise TrainingError(f"{opts.spec} has no search annotations ({{choice: ...}}, {{int: ...}}, ...): "

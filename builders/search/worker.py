@@ -40,7 +40,7 @@ def run_job(job: dict):
     try:
         opts = TrainOptions(**job["options"])
         spec = load(opts.spec, set=opts.overrides, choose=opts.choices)  # this trial's own process reads the spec
-        metrics = train(opts, echo=lambda *a, **k: print(*a, **k, flush=True), spec=spec)
+        metrics = train(opts, spec, echo=lambda *a, **k: print(*a, **k, flush=True))
         result = {"status": "ok", "metrics": metrics}
     except Infeasible as e:  # over a limit known once built: recorded, not trained
         result = {"status": "infeasible", "message": str(e)}

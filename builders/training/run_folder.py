@@ -111,7 +111,7 @@ def _refuse_links(out, what):
                                     f"through links in a {what} folder: remove it, or use another --out")
 
 
-_held_locks = {}  # (device, inode) of a folder's lock file -> the descriptor holding it
+_held_locks: dict[tuple[int, int], int] = {}  # (device, inode) of a folder's lock file -> the descriptor holding it
 
 
 def lock(out, command="train"):

@@ -91,21 +91,17 @@ class _Place:
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second: see builders/compat/cpython_internals.py
-def train(opts: TrainOptions, echo=print, spec=None):
+def train(opts: TrainOptions, spec, echo=print):
     """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages.
 
     Args:
         opts: what to train and how (``opts.spec`` is the spec file's path).
         echo: where the progress lines go.
-        spec: the loaded spec (:class:`archspec.Spec`, with ``opts.overrides`` and ``opts.choices`` applied);
-            None loads it here (a search trial, in a process of its own).
+        spec: the loaded spec (:class:`archspec.Spec`, with ``opts.overrides`` and ``opts.choices`` applied:
+            ``archspec.train`` loads it, and a search trial in its own process, ``builders.search.worker``).
     """
     t_start = time.perf_counter()
     _require_backend()
-    if spec is None:
-        from archspec.api import load
-
-        spec = load(opts.spec, set=opts.overrides, choose=opts.choices)
     job = _read_job(opts, spec)
     place = _open_place(opts, job, echo)
     try:

@@ -252,7 +252,8 @@ def test_search_process_memory_stays_flat(tmp_path, monkeypatch):
           - flatten
           - dense: {units: 10, activation: softmax}
     """))
-    tuner_mod.search(SearchOptions(spec=str(spec), out=str(tmp_path / "out"), max_trials=8), echo=lambda *a: None)
+    tuner_mod.search(SearchOptions(spec=str(spec), out=str(tmp_path / "out"), max_trials=8),
+                     archspec.api.load_annotated(str(spec)), echo=lambda *a: None)
     assert len(rss) == 8
     assert rss[-1] - rss[0] < 50 * 2**20, [r // 2**20 for r in rss]
 

@@ -25,6 +25,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 PIL_Image = pytest.importorskip("PIL.Image")
 
+import archspec  # noqa: E402
 from archspec.language.document import load_document  # noqa: E402
 from archspec.errors import SpecError  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
@@ -101,7 +102,8 @@ def write(path, text):
 
 def quiet_train(spec, out, echo=None, **kw):
     lines = [] if echo is None else echo
-    metrics = train(TrainOptions(spec, out=str(out), quiet=False, verbose=0, **kw), echo=lines.append)
+    opts = TrainOptions(spec, out=str(out), quiet=False, verbose=0, **kw)
+    metrics = train(opts, archspec.load(spec, set=opts.overrides, choose=opts.choices), echo=lines.append)
     return metrics, lines
 
 

@@ -8,7 +8,7 @@ import archspec.api
 from archspec.language.training import training_config
 from archspec.writers.schema import build_schema
 
-from .conftest import SPECS
+from tests.helpers import SPECS
 
 
 def test_a_loaded_spec_carries_its_training_plan():
