@@ -94,6 +94,7 @@ def analyse(graph: Graph, strict: bool = True) -> Analysis:
     infos: dict[str, NodeInfo] = {}
     for node in graph.nodes.values():
         kind = K.lookup(node.kind)
+        assert kind is not None  # the resolver checked every node's kind
         if any(i not in infos for i in node.inputs):
             continue  # an input already failed
         in_infos = [infos[i] for i in node.inputs]

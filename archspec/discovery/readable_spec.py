@@ -123,6 +123,7 @@ class _Settings:
 
     def __call__(self, node) -> dict:
         kind = K.lookup(node.kind)
+        assert kind is not None  # the resolver checked every node's kind
         written = {}
         for f in kind.fields:
             value = node.attrs.get(f.name)

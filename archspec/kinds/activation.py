@@ -3,6 +3,8 @@ as their ``activation:`` field)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds.base import ACTIVATIONS, Kind
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import f_enum, f_float
@@ -19,11 +21,13 @@ class ActivationKind(Kind):
         - activation: relu
     """
 
-    def output_activation(self, a):
-        return a["fn"]
+    def output_activation(self, a: dict[str, Any]) -> str:
+        fn: str = a["fn"]
+        return fn
 
-    def label(self, a):
-        return a["fn"]
+    def label(self, a: dict[str, Any]) -> str:
+        fn: str = a["fn"]
+        return fn
 
 
 register_kind(ActivationKind(

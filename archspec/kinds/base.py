@@ -7,13 +7,13 @@ convolutions and pooling (Keras/TensorFlow rules) is in ``archspec.kinds.geometr
 
 from __future__ import annotations
 
-from typing import Any
-
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from archspec.errors import did_you_mean
 from archspec.kinds import geometry
-from archspec.language.fields import Field, FieldError, as_float, f_enum
+from archspec.language.fields import Field, FieldError, PaddingValue, as_float, f_enum
 
 ACTIVATIONS = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "swish", "silu",
@@ -44,7 +44,7 @@ class MergeShapeError(ShapeError):
 # ---------------------------------------------------------------- layer value types
 
 
-def _regularizer(v):
+def _regularizer(v: object) -> dict[str, float] | None:
     if v is None:
         return None
     if isinstance(v, str) and v in ("l1", "l2", "l1_l2"):
@@ -54,7 +54,7 @@ def _regularizer(v):
     raise FieldError(f"expected null, l1, l2 or a mapping such as {{l2: 1.0e-4}}, got {v!r}")
 
 
-def _initializer(v):
+def _initializer(v: object) -> str | dict[str, Any]:
     if isinstance(v, str):
         if v not in INITIALIZERS:
             raise FieldError(f'unknown initializer "{v}"{did_you_mean(v, INITIALIZERS)}; '
@@ -70,15 +70,15 @@ def _initializer(v):
     raise FieldError(f"expected an initializer name or {{name: ..., stddev: ...}}, got {v!r}")
 
 
-def f_activation(default="linear"):
+def f_activation(default: str = "linear") -> Field:
     return f_enum("activation", ACTIVATIONS, default, "activation applied to the output")
 
 
-def f_initializer(name, default):
+def f_initializer(name: str, default: str) -> Field:
     return Field(name, _initializer, default, "", {"anyOf": [{"enum": list(INITIALIZERS)}, {"type": "object"}]})
 
 
-def f_regularizer(name):
+def f_regularizer(name: str) -> Field:
     return Field(name, _regularizer, None, "e.g. {l2: 1.0e-4}",
                  {"anyOf": [{"type": "null"}, {"enum": ["l1", "l2", "l1_l2"]}, {"type": "object"}]})
 
@@ -86,11 +86,11 @@ def f_regularizer(name):
 # ---------------------------------------------------------------- shape helpers
 
 
-def fmt_shape(shape):
+def fmt_shape(shape: Sequence[object]) -> str:
     return "×".join(str(x) for x in shape) if shape else "scalar"
 
 
-def need_rank(shapes, rank, what):
+def need_rank(shapes: list[list[int]], rank: int, what: str) -> list[int]:
     """The first input's shape, or ShapeError when it is not of ``rank``."""
     s = shapes[0]
     if len(s) != rank:
@@ -99,7 +99,7 @@ def need_rank(shapes, rank, what):
     return s
 
 
-def axis_index(axis, shape):
+def axis_index(axis: int, shape: list[int]) -> int:
     """A non-negative axis index (without the batch axis) or ShapeError."""
     index = axis if axis >= 0 else len(shape) + axis
     if not 0 <= index < len(shape):
@@ -107,7 +107,7 @@ def axis_index(axis, shape):
     return index
 
 
-def check_per_channel(a, names, shapes):
+def check_per_channel(a: dict[str, Any], names: Sequence[str], shapes: list[list[int]]) -> None:
     """ShapeError unless each field of ``names`` is a number or a list of one value per channel."""
     for name in names:
         if isinstance(a[name], list) and len(a[name]) not in (1, shapes[0][-1]):
@@ -119,17 +119,18 @@ def check_per_channel(a, names, shapes):
 class Window:
     """A sliding window along H and W: effective kernel and stride (for receptive fields)."""
 
-    k: tuple
-    s: tuple
+    k: tuple[int, ...]
+    s: tuple[int, ...]
 
 
-def _axis_padding(padding, axis):
-    if padding in ("same", "valid"):
+def _axis_padding(padding: PaddingValue, axis: int) -> geometry.AxisPadding:
+    if padding == "same" or padding == "valid":  # `==`, not `in`: mypy narrows `==` to the literals
         return padding
     return tuple(padding[axis])
 
 
-def spatial_output(a, shapes, kernel, strides, dilation, what):
+def spatial_output(a: dict[str, Any], shapes: list[list[int]], kernel: list[int], strides: list[int],
+                   dilation: list[int], what: str) -> tuple[list[int], int]:
     """([H, W] of a sliding window's output, input channels), or ShapeError when the window does not fit."""
     h, w, c = need_rank(shapes, 3, what)
     k_eff = [geometry.effective_kernel(kernel[i], dilation[i]) for i in range(2)]
@@ -146,7 +147,8 @@ def spatial_output(a, shapes, kernel, strides, dilation, what):
     return out, c
 
 
-def unused_border(a, shapes, kernel, strides, dilation):
+def unused_border(a: dict[str, Any], shapes: list[list[int]], kernel: list[int], strides: list[int],
+                  dilation: list[int]) -> list[int] | None:
     """Rows/cols a valid or explicitly padded window never reaches (the seeds' stride-3 case)."""
     if a["padding"] == "same" or len(shapes[0]) != 3:
         return None
@@ -160,7 +162,8 @@ def unused_border(a, shapes, kernel, strides, dilation):
     return left if any(left) else None
 
 
-def unseen_border_warning(a, shapes, kernel, strides, dilation):
+def unseen_border_warning(a: dict[str, Any], shapes: list[list[int]], kernel: list[int], strides: list[int],
+                          dilation: list[int]) -> list[tuple[str, str]]:
     """[("unseen_border", message)] when a strided window leaves border rows or columns unseen, else []."""
     left = unused_border(a, shapes, kernel, strides, dilation)
     if not left:
@@ -171,7 +174,7 @@ def unseen_border_warning(a, shapes, kernel, strides, dilation):
              "the input or choose a size where (W - F + 2P) is divisible by S (or silence it: quiet: [unseen_border])")]
 
 
-def window_text(k, s):
+def window_text(k: list[int], s: list[int]) -> str:
     """``3×3/2``: a window's size and (when not 1) its stride, for labels."""
     ks = f"{k[0]}×{k[1]}" if k[0] != k[1] else f"{k[0]}×{k[0]}"
     ss = (f"/{s[0]}" if s[0] == s[1] else f"/{s[0]}×{s[1]}") if s != [1, 1] else ""
@@ -179,6 +182,19 @@ def window_text(k, s):
 
 
 # ---------------------------------------------------------------- the base class
+
+
+class InputInfo(Protocol):
+    """What :meth:`Kind.receptive_field` reads of an input's analysis (``archspec.analysis.NodeInfo``)."""
+
+    @property
+    def rf(self) -> int | None: ...
+
+    @property
+    def jump(self) -> int | None: ...
+
+    @property
+    def shape(self) -> list[int]: ...
 
 
 @dataclass
@@ -197,77 +213,78 @@ class Kind:
 
     name: str
     doc: str
-    fields: tuple = ()
+    fields: tuple[Field, ...] = ()
     category: str = "other"
     min_inputs: int = 1
     max_inputs: int | None = 1
     shorthand: str | None = None  # field set by the scalar form, e.g. ``- dropout: 0.5``
-    aliases: tuple = ()
+    aliases: tuple[str, ...] = ()
     # whether the order of the inputs makes no difference (the graph hash sorts them then)
     commutative = False
     # whether it mixes every position of a feature map (flatten, global pooling, dense): no receptive field after it
     ends_receptive_field = False
 
     @property
-    def is_merge(self):
+    def is_merge(self) -> bool:
         """Whether it combines its inputs into one (the resolver passes a merge left with one input on as is)."""
         return self.category == "merge"
 
-    def field_map(self):
+    def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
     def order_matters(self, attrs: dict[str, Any]) -> bool:
         """Whether swapping two inputs changes the result (the graph hash keeps their order then)."""
         return not self.commutative
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> None:
         """Cross-field checks on coerced attributes; raise FieldError."""
 
-    def normalize(self, attrs):
+    def normalize(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Canonical form of validated attributes (e.g. LRN constants in the paper's convention)."""
         return attrs
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         return list(shapes[0])
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         """(trainable, non_trainable) parameter counts, as Keras counts them."""
         return 0, 0
 
-    def macs(self, a, shapes, out):
+    def macs(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> int:
         return 0
 
-    def window(self, a):
+    def window(self, a: dict[str, Any]) -> Window | None:
         """Window for receptive-field arithmetic, or None for a pointwise layer."""
         return None
 
-    def receptive_field(self, a, inputs):
+    def receptive_field(self, a: dict[str, Any], inputs: Sequence[InputInfo]) -> tuple[int | None, int | None]:
         """(size, jump) of the output's receptive field along H and W, or (None, None) where there is none;
         ``inputs`` are the inputs' analyses (``rf``, ``jump`` and ``shape`` of each)."""
         spatial = [i for i in inputs if i.rf is not None]
         if not spatial or len(inputs[0].shape) != 3 or self.ends_receptive_field:
             return None, None
-        r_in = max(i.rf for i in spatial)
-        j_in = max(i.jump for i in spatial)
+        # an input with a receptive field has its jump too (receptive_field gives both or neither)
+        r_in = max(cast(int, i.rf) for i in spatial)
+        j_in = max(cast(int, i.jump) for i in spatial)
         win = self.window(a)
         if win is None:
             return r_in, j_in
         return r_in + (max(win.k) - 1) * j_in, j_in * max(win.s)
 
-    def output_activation(self, a):
+    def output_activation(self, a: dict[str, Any]) -> str:
         """The activation applied to the output ("linear" for none): a fused ``activation:`` field's."""
         return a.get("activation") or "linear"
 
-    def mismatch_message(self, parts):
+    def mismatch_message(self, parts: Sequence[str]) -> str:
         """The error when its inputs do not fit together (a MergeShapeError): ``parts`` say each input's shape and
         where it is defined."""
         return (f"{self.name} needs inputs of the same shape: " + "; ".join(parts) + ". Shapes may also broadcast: "
                 "aligned from the right, each axis equal or 1, as in NumPy and Keras (56×56×32 with 1×1×32 or 32)")
 
-    def warnings(self, a, shapes):
+    def warnings(self, a: dict[str, Any], shapes: list[list[int]]) -> list[tuple[str, str]]:
         """[(code, message)]: ``code`` one of WARNING_CODES, or any name a plugin documents."""
         return []
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         """Short text for tables and diagrams, e.g. ``conv 3×3/2 · 64``."""
         return self.name

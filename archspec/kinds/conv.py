@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds import geometry
 from archspec.kinds.base import (Kind, ShapeError, Window, f_activation, f_initializer, f_regularizer, spatial_output,
                                  unseen_border_warning, window_text)
@@ -22,7 +24,7 @@ CONV_FIELDS = (
 )
 
 
-def _check_dilation(a):
+def _check_dilation(a: dict[str, Any]) -> None:
     if max(a["strides"]) > 1 and max(a["dilation"]) > 1:
         raise FieldError("strides > 1 together with dilation > 1 is not supported (Keras and TensorFlow reject it); "
                          "use one or the other")
@@ -47,33 +49,34 @@ class Conv2DKind(Kind):
         - conv2d: {filters: 64, kernel: 7, strides: 2, padding: same, activation: relu}
     """
 
-    def validate(self, a):
+    def validate(self, a: dict[str, Any]) -> None:
         _check_dilation(a)
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         (oh, ow), c = spatial_output(a, shapes, a["kernel"], a["strides"], a["dilation"], "conv2d")
         if c % a["groups"] or a["filters"] % a["groups"]:
             raise ShapeError(f"groups={a['groups']} must divide both the {c} input channels and the "
                              f"{a['filters']} filters")
         return [oh, ow, a["filters"]]
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         kh, kw = a["kernel"]
         cin = shapes[0][-1]
         return kh * kw * (cin // a["groups"]) * a["filters"] + (a["filters"] if a["use_bias"] else 0), 0
 
-    def macs(self, a, shapes, out):
+    def macs(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> int:
         kh, kw = a["kernel"]
-        return out[0] * out[1] * out[2] * kh * kw * (shapes[0][-1] // a["groups"])
+        macs: int = out[0] * out[1] * out[2] * kh * kw * (shapes[0][-1] // a["groups"])
+        return macs
 
-    def window(self, a):
+    def window(self, a: dict[str, Any]) -> Window:
         return Window(tuple(geometry.effective_kernel(a["kernel"][i], a["dilation"][i]) for i in range(2)),
                       tuple(a["strides"]))
 
-    def warnings(self, a, shapes):
+    def warnings(self, a: dict[str, Any], shapes: list[list[int]]) -> list[tuple[str, str]]:
         return unseen_border_warning(a, shapes, a["kernel"], a["strides"], a["dilation"])
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"conv {window_text(a['kernel'], a['strides'])} · {a['filters']}"
 
 
@@ -89,20 +92,21 @@ class DepthwiseConv2DKind(Conv2DKind):
         - depthwise_conv2d: {kernel: 3, strides: 2, padding: same}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         (oh, ow), c = spatial_output(a, shapes, a["kernel"], a["strides"], a["dilation"], self.name)
         return [oh, ow, c * a["depth_multiplier"]]
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         kh, kw = a["kernel"]
         c = shapes[0][-1] * a["depth_multiplier"]
         return kh * kw * c + (c if a["use_bias"] else 0), 0
 
-    def macs(self, a, shapes, out):
+    def macs(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> int:
         kh, kw = a["kernel"]
-        return out[0] * out[1] * out[2] * kh * kw
+        macs: int = out[0] * out[1] * out[2] * kh * kw
+        return macs
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"dwconv {window_text(a['kernel'], a['strides'])}"
 
 
@@ -120,21 +124,22 @@ class SeparableConv2DKind(Conv2DKind):
         - separable_conv2d: {filters: 128, kernel: 3, padding: same}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         (oh, ow), _ = spatial_output(a, shapes, a["kernel"], a["strides"], a["dilation"], self.name)
         return [oh, ow, a["filters"]]
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         kh, kw = a["kernel"]
         mid = shapes[0][-1] * a["depth_multiplier"]
         return kh * kw * mid + mid * a["filters"] + (a["filters"] if a["use_bias"] else 0), 0
 
-    def macs(self, a, shapes, out):
+    def macs(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> int:
         kh, kw = a["kernel"]
         mid = shapes[0][-1] * a["depth_multiplier"]
-        return out[0] * out[1] * (mid * kh * kw + mid * a["filters"])
+        macs: int = out[0] * out[1] * (mid * kh * kw + mid * a["filters"])
+        return macs
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"sepconv {window_text(a['kernel'], a['strides'])} · {a['filters']}"
 
 

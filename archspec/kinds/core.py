@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
-from archspec.kinds.base import Kind, f_activation, f_initializer, f_regularizer
+from archspec.kinds.base import InputInfo, Kind, f_activation, f_initializer, f_regularizer
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import f_bool, f_enum, f_int, f_shape
 
@@ -20,13 +22,13 @@ class InputKind(Kind):
         - input: {id: image, shape: [224, 224, 3]}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         return list(a["shape"])
 
-    def receptive_field(self, a, inputs):
+    def receptive_field(self, a: dict[str, Any], inputs: Sequence[InputInfo]) -> tuple[int | None, int | None]:
         return (1, 1) if len(a["shape"]) == 3 else (None, None)
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "input"
 
 
@@ -46,16 +48,17 @@ class DenseKind(Kind):
 
     ends_receptive_field = True  # even on a feature map (ConvNeXt's pointwise layers), as the analyser always had it
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         return shapes[0][-1] * a["units"] + (a["units"] if a["use_bias"] else 0), 0
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         return list(shapes[0][:-1]) + [a["units"]]
 
-    def macs(self, a, shapes, out):
-        return math.prod(shapes[0]) * a["units"]
+    def macs(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> int:
+        macs: int = math.prod(shapes[0]) * a["units"]
+        return macs
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"dense {a['units']}" + (f" · {a['activation']}" if a["activation"] != "linear" else "")
 
 

@@ -24,7 +24,8 @@ paper's symmetric window cannot express.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple, cast
 
 CONVENTIONS = ("paper", "caffe", "pytorch", "tensorflow")
 
@@ -39,7 +40,7 @@ CONSTANTS = {
 ALL_CONSTANTS = ("k", "n", "size", "depth_radius", "bias", "alpha", "beta")
 
 #: Each framework's own defaults; None: the constant has no default and must be given.
-DEFAULTS = {
+DEFAULTS: dict[str, dict[str, float | None]] = {
     "paper": {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75},
     "caffe": {"k": 1.0, "size": 5, "alpha": 1.0, "beta": 0.75},
     "pytorch": {"k": 1.0, "size": None, "alpha": 1e-4, "beta": 0.75},
@@ -60,14 +61,14 @@ class PaperConstants(NamedTuple):
     beta: float
 
 
-def _whole(value, name, minimum):
+def _whole(value: float, name: str, minimum: int) -> int:
     if int(value) != value or value < minimum:
         kind = "positive" if minimum == 1 else "non-negative"
         raise ConventionError(f"{name} must be a {kind} integer; got {value!r}")
     return int(value)
 
 
-def _filled(convention, given):
+def _filled(convention: str, given: Mapping[str, float | None]) -> dict[str, float]:
     """The convention's constants: those given (not None), the rest its defaults."""
     if convention not in CONVENTIONS:
         raise ConventionError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
@@ -81,10 +82,10 @@ def _filled(convention, given):
     missing = [name for name in allowed if v[name] is None]
     if missing:
         raise ConventionError(f"convention {convention} needs {', '.join(missing)} (it has no default)")
-    return v
+    return cast("dict[str, float]", v)  # no value is None after the check above
 
 
-def to_paper(convention, given):
+def to_paper(convention: str, given: Mapping[str, float | None]) -> PaperConstants:
     """Convert one convention's constants (``given``: name -> value or None) to :class:`PaperConstants`."""
     v = _filled(convention, given)
     if convention == "paper":

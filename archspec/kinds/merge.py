@@ -6,6 +6,7 @@ Element-wise merges broadcast as Keras does: the shapes are aligned from the rig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from archspec.kinds.base import Kind, MergeShapeError, ShapeError
@@ -13,7 +14,7 @@ from archspec.kinds.registry import register_kind
 from archspec.language.fields import Field, FieldError, as_float, f_int
 
 
-def broadcast(shapes):
+def broadcast(shapes: Sequence[Sequence[int]]) -> list[int]:
     """The shape of an element-wise operation on ``shapes`` (NumPy and Keras rules), or ShapeError."""
     rank = max(len(s) for s in shapes)
     out = [1] * rank
@@ -31,11 +32,11 @@ class MergeKind(Kind):
 
     commutative = True
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         return broadcast(shapes)
 
 
-def _scales(v):
+def _scales(v: object) -> list[float]:
     if not isinstance(v, (list, tuple)) or len(v) < 2:
         raise FieldError(f"expected a list of one number per input, such as [1, 0.17], got {v!r}")
     return [as_float(x) for x in v]
@@ -54,13 +55,13 @@ class AddKind(MergeKind):
     def order_matters(self, attrs: dict[str, Any]) -> bool:
         return attrs.get("scales") is not None  # the scales pair with the inputs in order
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         if a.get("scales") is not None and len(a["scales"]) != len(shapes):
             raise ShapeError(f"scales has {len(a['scales'])} values for {len(shapes)} inputs; give one per input, "
                              "in the order of the inputs")
         return broadcast(shapes)
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         if a.get("scales") is None:
             return self.name
         return " + ".join(f"{s:g}·x{i + 1}" if s != 1 else f"x{i + 1}" for i, s in enumerate(a["scales"]))
@@ -100,7 +101,7 @@ class ConcatKind(Kind):
         - concat: {inputs: [b1, b2, b3, b4]}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         rank = len(shapes[0])
         axis = a["axis"] if a["axis"] >= 0 else rank + a["axis"]
         if not 0 <= axis < rank:
@@ -112,7 +113,7 @@ class ConcatKind(Kind):
         out[axis] = sum(s[axis] for s in shapes)
         return out
 
-    def mismatch_message(self, parts):
+    def mismatch_message(self, parts: Sequence[str]) -> str:
         return "concatenation needs equal sizes on every axis but the concatenated one: " + "; ".join(parts)
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds import lrn_conventions
 from archspec.kinds.base import Kind, axis_index, need_rank
 from archspec.kinds.registry import register_kind
@@ -24,11 +26,11 @@ class BatchNormKind(Kind):
         - batchnorm: {momentum: 0.9, epsilon: 1.0e-5}
     """
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         c = shapes[0][-1]
         return c * (int(a["scale"]) + int(a["center"])), 2 * c
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "batchnorm"
 
 
@@ -45,15 +47,15 @@ class LayerNormKind(Kind):
         - layer_norm: {epsilon: 1.0e-6}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         axis_index(a["axis"], shapes[0])
         return list(shapes[0])
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         size = shapes[0][axis_index(a["axis"], shapes[0])]
         return size * (int(a["scale"]) + int(a["center"])), 0
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "layernorm"
 
 
@@ -73,7 +75,7 @@ class LRNKind(Kind):
         - lrn: {n: 5, alpha: 1.0e-4, beta: 0.75, k: 2}
     """
 
-    def normalize(self, a):
+    def normalize(self, a: dict[str, Any]) -> dict[str, Any]:
         """The constants of ``a["convention"]`` (missing ones: that framework's defaults) as the paper's."""
         given = {name: a[name] for name in lrn_conventions.ALL_CONSTANTS}
         try:
@@ -81,11 +83,11 @@ class LRNKind(Kind):
         except lrn_conventions.ConventionError as e:
             raise FieldError(str(e)) from None
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         need_rank(shapes, 3, "lrn")
         return list(shapes[0])
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "LRN"
 
 
@@ -99,10 +101,10 @@ class LayerScaleKind(Kind):
         - layer_scale: 1.0e-6
     """
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         return shapes[0][-1], 0
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "layer scale"
 
 

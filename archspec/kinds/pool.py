@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds.base import Kind, Window, need_rank, spatial_output, unseen_border_warning, window_text
 from archspec.kinds.registry import register_kind
-from archspec.language.fields import f_bool, f_padding, f_pair
+from archspec.language.fields import Field, f_bool, f_padding, f_pair
 
 
-def pool_strides(a):
+def pool_strides(a: dict[str, Any]) -> list[int]:
     """A pooling window's strides: the pool size unless given."""
-    return a["strides"] if a["strides"] is not None else a["pool"]
+    strides: list[int] = a["strides"] if a["strides"] is not None else a["pool"]
+    return strides
 
 
 class PoolKind(Kind):
@@ -17,17 +20,17 @@ class PoolKind(Kind):
 
     short_name = "pool"  # in labels
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         (oh, ow), c = spatial_output(a, shapes, a["pool"], pool_strides(a), [1, 1], self.name)
         return [oh, ow, c]
 
-    def window(self, a):
+    def window(self, a: dict[str, Any]) -> Window:
         return Window(tuple(a["pool"]), tuple(pool_strides(a)))
 
-    def warnings(self, a, shapes):
+    def warnings(self, a: dict[str, Any], shapes: list[list[int]]) -> list[tuple[str, str]]:
         return unseen_border_warning(a, shapes, a["pool"], pool_strides(a), [1, 1])
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"{self.short_name} {window_text(a['pool'], pool_strides(a))}"
 
 
@@ -67,11 +70,11 @@ class GlobalPoolKind(Kind):
     ends_receptive_field = True
     short_name = "pool"  # in labels
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         h, w, c = need_rank(shapes, 3, self.name)
         return [1, 1, c] if a["keepdims"] else [c]
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"global {self.short_name}"
 
 
@@ -101,7 +104,7 @@ class GlobalMaxPool2DKind(GlobalPoolKind):
     short_name = "maxpool"
 
 
-def _window_fields():
+def _window_fields() -> tuple[Field, ...]:
     return (f_pair("pool"), f_pair("strides", None, doc="default: the pool size"), f_padding())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds.base import Kind, check_per_channel
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import FieldError, f_bool, f_floats
@@ -18,11 +20,11 @@ class RescalingKind(Kind):
         - rescaling: {scale: 0.00392156862745098, offset: 0}
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         check_per_channel(a, ("scale", "offset"), shapes)
         return list(shapes[0])
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "rescale"
 
 
@@ -40,20 +42,20 @@ class NormalizationKind(Kind):
         - normalization: {mean: [0.485, 0.456, 0.406], variance: [0.052, 0.050, 0.051]}
     """
 
-    def validate(self, a):
+    def validate(self, a: dict[str, Any]) -> None:
         if (a["mean"] is None) != (a["variance"] is None):
             raise FieldError("give both mean and variance, or neither (then they are weights, set by "
                              "init_from or copied from a trained model)")
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         check_per_channel(a, ("mean", "variance"), shapes)
         return list(shapes[0])
 
-    def params(self, a, shapes, out):
+    def params(self, a: dict[str, Any], shapes: list[list[int]], out: list[int]) -> tuple[int, int]:
         # without constants Keras keeps mean and variance per channel and a scalar count as weights
         return 0, (0 if a["mean"] is not None else 2 * shapes[0][-1] + 1)
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "normalize"
 
 

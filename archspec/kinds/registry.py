@@ -3,6 +3,9 @@ for an unknown kind, and the coercion of a node's fields to their canonical valu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
 from archspec.errors import close_matches, suggestion
 from archspec.kinds.base import ACTIVATIONS, Kind
 from archspec.language.fields import FieldError
@@ -10,8 +13,10 @@ from archspec.language.fields import FieldError
 KINDS: dict[str, Kind] = {}
 _ALIASES: dict[str, str] = {}
 
+KindT = TypeVar("KindT", bound=Kind)
 
-def register_kind(kind: Kind, replace: bool = False):
+
+def register_kind(kind: KindT, replace: bool = False) -> KindT:
     """Add a layer kind (a plugin).  Its name becomes usable in specs."""
     for name in (kind.name, *kind.aliases):
         if not replace and (name in KINDS or name in _ALIASES):
@@ -22,12 +27,12 @@ def register_kind(kind: Kind, replace: bool = False):
     return kind
 
 
-def lookup(name):
+def lookup(name: str) -> Kind | None:
     """The Kind for a name or alias, or None."""
     return KINDS.get(_ALIASES.get(name, name))
 
 
-def all_names():
+def all_names() -> list[str]:
     return sorted(set(KINDS) | set(_ALIASES))
 
 
@@ -48,7 +53,7 @@ _KNOWN_AS = {
 }
 
 
-def suggest_kind(word, other_names=()):
+def suggest_kind(word: object, other_names: Iterable[str] = ()) -> str:
     """The did-you-mean text for an unknown kind: by meaning where the name is known, else by spelling."""
     key = str(word).lower()
     if key in _KNOWN_AS:
@@ -60,9 +65,10 @@ def suggest_kind(word, other_names=()):
     return suggestion(names[:3])
 
 
-def coerce_attrs(kind: Kind, given: dict):
+def coerce_attrs(kind: Kind, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Apply field defaults and coercions.  Returns (attrs, {field: error message})."""
-    out, errors = {}, {}
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     fields = kind.field_map()
     for name, f in fields.items():
         if name in given and given[name] is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.kinds.base import Kind
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import f_float, f_int
@@ -18,7 +20,7 @@ class DropoutKind(Kind):
         - dropout: 0.5
     """
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"dropout {a['rate']:g}"
 
 
@@ -34,7 +36,7 @@ class DropPathKind(Kind):
         - drop_path: 0.1
     """
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return f"drop path {a['rate']:g}"
 
 

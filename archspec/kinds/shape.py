@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from archspec.kinds.base import Kind, ShapeError, fmt_shape, need_rank
 from archspec.kinds.registry import register_kind
@@ -19,7 +20,7 @@ class FlattenKind(Kind):
 
     ends_receptive_field = True
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         return [math.prod(shapes[0])]
 
 
@@ -33,7 +34,7 @@ class ReshapeKind(Kind):
         - reshape: [-1, 64]
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         target, elements = list(a["target_shape"]), math.prod(shapes[0])
         known = math.prod(d for d in target if d != -1)
         if -1 in target:
@@ -46,7 +47,7 @@ class ReshapeKind(Kind):
                              f"{fmt_shape(shapes[0])} has {elements:,}; the products must be equal")
         return target
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         return "reshape " + fmt_shape(a["target_shape"])
 
 
@@ -60,12 +61,12 @@ class ZeroPadding2DKind(Kind):
         - zero_padding2d: [[3, 3], [3, 3]]
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         h, w, c = need_rank(shapes, 3, "zero_padding2d")
         (t, b), (l, r) = a["padding"]
         return [h + t + b, w + l + r, c]
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         (t, b), (l, r) = a["padding"]
         return f"zeropad {t}" if len({t, b, l, r}) == 1 else f"zeropad {t},{b},{l},{r}"
 
@@ -80,7 +81,7 @@ class Cropping2DKind(Kind):
         - cropping2d: [[0, 1], [0, 1]]
     """
 
-    def output_shape(self, a, shapes):
+    def output_shape(self, a: dict[str, Any], shapes: list[list[int]]) -> list[int]:
         h, w, c = need_rank(shapes, 3, "cropping2d")
         (t, b), (l, r) = a["cropping"]
         if t + b >= h or l + r >= w:
@@ -88,7 +89,7 @@ class Cropping2DKind(Kind):
                              f"{fmt_shape(shapes[0])} input; crop less than {h} rows and {w} columns")
         return [h - t - b, w - l - r, c]
 
-    def label(self, a):
+    def label(self, a: dict[str, Any]) -> str:
         (t, b), (l, r) = a["cropping"]
         return f"crop {t}" if len({t, b, l, r}) == 1 else f"crop {t},{b},{l},{r}"
 

@@ -26,26 +26,34 @@ integer >= 1, got 0`` (:func:`f_number`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Literal, Protocol
 
 from archspec.errors import Collector, Loc, did_you_mean
 
 REQUIRED = object()
+
+#: A coercer: the canonical form of a value, or FieldError.
+Coercer = Callable[[Any], Any]
+#: What ``schema(wrap)`` applies to every value position's JSON Schema.
+Wrap = Callable[[dict[str, Any]], dict[str, Any]]
+#: A padding value as :func:`as_padding` gives it: "same", "valid" or ``[[top, bottom], [left, right]]``.
+PaddingValue = Literal["same", "valid"] | list[list[int]]
 
 
 class FieldError(ValueError):
     """A value does not fit its field; the message says what was expected."""
 
 
-def _same(value):
+def _same(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
 # ---------------------------------------------------------------- coercers
 
 
-def as_int(v, minimum=None):
+def as_int(v: object, minimum: int | None = None) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
@@ -55,7 +63,7 @@ def as_int(v, minimum=None):
     return v
 
 
-def as_float(v, minimum=None, maximum=None):
+def as_float(v: object, minimum: float | None = None, maximum: float | None = None) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise FieldError(f"expected a number, got {v!r}")
     v = float(v)
@@ -68,7 +76,7 @@ def as_float(v, minimum=None, maximum=None):
     return v
 
 
-def as_pair(v, minimum=1):
+def as_pair(v: object, minimum: int = 1) -> list[int]:
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
             raise FieldError(f"expected an integer or a pair [h, w], got {list(v)!r}")
@@ -77,8 +85,8 @@ def as_pair(v, minimum=1):
     return [v, v]
 
 
-def as_padding(v):
-    if v in ("same", "valid"):
+def as_padding(v: object) -> PaddingValue:
+    if v == "same" or v == "valid":  # `==`, not `in`: mypy narrows `==` to the literals
         return v
     if isinstance(v, str):
         raise FieldError(f'expected "same", "valid", an integer, [h, w] or [[top, bottom], [left, right]], got "{v}"')
@@ -89,29 +97,29 @@ def as_padding(v):
     return [[h, h], [w, w]]
 
 
-def as_border(v):
+def as_border(v: object) -> PaddingValue:
     """Rows and columns added or removed at each side: k, [h, w] or [[top, bottom], [left, right]]."""
     if isinstance(v, str):
         raise FieldError(f"expected an integer, [h, w] or [[top, bottom], [left, right]], got \"{v}\"")
     return as_padding(v)
 
 
-def as_shape(v):
+def as_shape(v: object) -> list[int]:
     if not isinstance(v, (list, tuple)) or not v:
         raise FieldError(f"expected a shape such as [224, 224, 3], got {v!r}")
     return [as_int(x, 1) for x in v]
 
 
-def as_bool(v):
+def as_bool(v: object) -> bool:
     if not isinstance(v, bool):
         raise FieldError(f"expected true or false, got {v!r}")
     return v
 
 
-def one_of(choices):
+def one_of(choices: Collection[object]) -> Coercer:
     """A coercer accepting only ``choices`` (with a did-you-mean for near misses)."""
 
-    def coerce(v):
+    def coerce(v: object) -> object:
         if v not in choices:
             raise FieldError(f"expected one of {', '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}")
         return v
@@ -128,11 +136,11 @@ class Range:
     lo_open: bool = False
     hi_open: bool = False
 
-    def contains(self, v):
+    def contains(self, v: float) -> bool:
         return not ((self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo))
                     or (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi)))
 
-    def text(self):
+    def text(self) -> str:
         parts = []
         if self.lo is not None:
             parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
@@ -140,7 +148,7 @@ class Range:
             parts.append(f"{'<' if self.hi_open else '<='} {self.hi:g}")
         return " and ".join(parts)
 
-    def json(self):
+    def json(self) -> dict[str, float]:
         js = {}
         if self.lo is not None:
             js["exclusiveMinimum" if self.lo_open else "minimum"] = self.lo
@@ -149,11 +157,11 @@ class Range:
         return js
 
 
-def in_range(bounds: Range, integer=False, nullable=False):
+def in_range(bounds: Range, integer: bool = False, nullable: bool = False) -> Coercer:
     """A coercer of numbers within ``bounds`` (the sections' wording: ``expected a number >= 0 and < 1``)."""
     what = "an integer" if integer else "a number"
 
-    def coerce(v):
+    def coerce(v: Any) -> int | float:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if ok and integer and isinstance(v, float):
             ok = v.is_integer()
@@ -169,8 +177,8 @@ def in_range(bounds: Range, integer=False, nullable=False):
     return coerce
 
 
-def non_empty_string(nullable=False):
-    def coerce(v):
+def non_empty_string(nullable: bool = False) -> Coercer:
+    def coerce(v: object) -> str:
         if not isinstance(v, str) or not v:
             raise FieldError(f"expected a non-empty string{' or null' if nullable else ''}, got {v!r}")
         return v
@@ -178,7 +186,7 @@ def non_empty_string(nullable=False):
     return coerce
 
 
-def unalias(value, aliases):
+def unalias(value: Any, aliases: Sequence[tuple[Any, Any]]) -> Any:
     """``value`` with a shorthand replaced: ``aliases`` are (literal, expansion) pairs.
 
     A literal matches only a value of its own type (``False`` is not ``0``).
@@ -189,7 +197,7 @@ def unalias(value, aliases):
     return value
 
 
-def _with_literals(js, literals):
+def _with_literals(js: dict[str, Any], literals: Sequence[object]) -> dict[str, Any]:
     return {"anyOf": [js, {"enum": list(literals)}]} if literals else js
 
 
@@ -201,18 +209,18 @@ class Field:
     """One value: ``coerce`` returns its canonical form or raises :class:`FieldError`."""
 
     name: str
-    coerce: Callable[[Any], Any]
+    coerce: Coercer
     default: Any = REQUIRED
     doc: str = ""
-    json: dict = field(default_factory=dict)  # JSON Schema of the concrete value
+    json: dict[str, Any] = field(default_factory=dict)  # JSON Schema of the concrete value
     nullable: bool = False  # in sections: null is a value of its own (layer fields: null means the default)
-    aliases: tuple = ()  # (literal, expansion) pairs, applied before coercion
+    aliases: tuple[tuple[Any, Any], ...] = ()  # (literal, expansion) pairs, applied before coercion
 
     @property
-    def required(self):
+    def required(self) -> bool:
         return self.default is REQUIRED
 
-    def read(self, reader, container, dotted, context=None):
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> Any:
         """The coerced value of ``container[name]`` (or the default); the default after reporting an error."""
         v = container.get(self.name, self.default) if isinstance(container, dict) else self.default
         v = unalias(v, self.aliases)
@@ -224,18 +232,19 @@ class Field:
             reader.error(container, self.name, dotted, str(e))
             return self.default
 
-    def schema(self, wrap=_same):
+    def schema(self, wrap: Wrap = _same) -> dict[str, Any]:
         literals = [lit for lit, _ in self.aliases] + ([None] if self.nullable else [])
         return wrap(_with_literals(self.json, literals))
 
 
-def f_int(name, default=REQUIRED, minimum=1, doc=""):
+def f_int(name: str, default: Any = REQUIRED, minimum: int | None = 1, doc: str = "") -> Field:
     js = {"type": "integer"} if minimum is None else {"type": "integer", "minimum": minimum}
     return Field(name, lambda v: as_int(v, minimum), default, doc, js)
 
 
-def f_float(name, default=REQUIRED, minimum=None, maximum=None, doc=""):
-    js = {"type": "number"}
+def f_float(name: str, default: Any = REQUIRED, minimum: float | None = None, maximum: float | None = None,
+            doc: str = "") -> Field:
+    js: dict[str, Any] = {"type": "number"}
     if minimum is not None:
         js["minimum"] = minimum
     if maximum is not None:
@@ -243,34 +252,36 @@ def f_float(name, default=REQUIRED, minimum=None, maximum=None, doc=""):
     return Field(name, lambda v: as_float(v, minimum, maximum), default, doc, js)
 
 
-def f_number(name, default, lo=None, hi=None, *, lo_open=False, hi_open=False, integer=False, nullable=False,
-             doc="", aliases=()):
+def f_number(name: str, default: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+             hi_open: bool = False, integer: bool = False, nullable: bool = False, doc: str = "",
+             aliases: tuple[tuple[Any, Any], ...] = ()) -> Field:
     """A number within bounds, in the sections' wording; ``integer`` also accepts ``3.0``."""
     bounds = Range(lo, hi, lo_open, hi_open)
     js = {"type": "integer" if integer else "number", **bounds.json()}
     return Field(name, in_range(bounds, integer, nullable), default, doc, js, nullable, aliases)
 
 
-def f_bool(name, default, doc=""):
+def f_bool(name: str, default: Any, doc: str = "") -> Field:
     return Field(name, as_bool, default, doc, {"type": "boolean"})
 
 
-def f_enum(name, choices, default=REQUIRED, doc="", aliases=()):
+def f_enum(name: str, choices: Collection[object], default: Any = REQUIRED, doc: str = "",
+           aliases: tuple[tuple[Any, Any], ...] = ()) -> Field:
     return Field(name, one_of(choices), default, doc, {"enum": list(choices)}, aliases=aliases)
 
 
-def f_string(name, default, nullable=False, doc=""):
+def f_string(name: str, default: Any, nullable: bool = False, doc: str = "") -> Field:
     return Field(name, non_empty_string(nullable), default, doc, {"type": "string", "minLength": 1}, nullable)
 
 
 PAIR_JSON = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
 
 
-def f_pair(name, default=REQUIRED, minimum=1, doc=""):
+def f_pair(name: str, default: Any = REQUIRED, minimum: int = 1, doc: str = "") -> Field:
     return Field(name, lambda v: as_pair(v, minimum), default, doc, PAIR_JSON)
 
 
-def f_padding(name="padding", default="valid", doc=""):
+def f_padding(name: str = "padding", default: Any = "valid", doc: str = "") -> Field:
     js = {"anyOf": [{"enum": ["same", "valid"]}, PAIR_JSON,
                     {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
     return Field(name, as_padding, default, doc or "same, valid, or explicit zero padding", js)
@@ -279,14 +290,14 @@ def f_padding(name="padding", default="valid", doc=""):
 EXPRESSION_ITEM = {"type": "string", "pattern": r"\$\{"}  # a list item may be an expression too
 
 
-def f_border(name, default=REQUIRED, doc=""):
+def f_border(name: str, default: Any = REQUIRED, doc: str = "") -> Field:
     js = {"anyOf": [PAIR_JSON, {"type": "array", "items": PAIR_JSON, "minItems": 2, "maxItems": 2}]}
     return Field(name, as_border, default, doc or "k, [h, w] or [[top, bottom], [left, right]]", js)
 
 
-def f_target_shape(name, doc=""):
+def f_target_shape(name: str, doc: str = "") -> Field:
     """A shape whose one entry may be -1 (inferred), as Keras' Reshape takes it."""
-    def coerce(v):
+    def coerce(v: object) -> list[int]:
         if not isinstance(v, (list, tuple)) or not v:
             raise FieldError(f"expected a shape such as [7, 7, 64] (one entry may be -1), got {v!r}")
         out = [as_int(x, -1) for x in v]
@@ -297,9 +308,9 @@ def f_target_shape(name, doc=""):
         "anyOf": [{"type": "integer", "minimum": -1}, EXPRESSION_ITEM]}})
 
 
-def f_floats(name, default=REQUIRED, doc=""):
+def f_floats(name: str, default: Any = REQUIRED, doc: str = "") -> Field:
     """A number or a list of numbers (one per channel)."""
-    def coerce(v):
+    def coerce(v: object) -> float | list[float]:
         if isinstance(v, (list, tuple)) and v:
             return [as_float(x) for x in v]
         return as_float(v)
@@ -308,12 +319,30 @@ def f_floats(name, default=REQUIRED, doc=""):
     return Field(name, coerce, default, doc, js)
 
 
-def f_shape(name, default=REQUIRED, doc=""):
+def f_shape(name: str, default: Any = REQUIRED, doc: str = "") -> Field:
     return Field(name, as_shape, default, doc, {"type": "array", "minItems": 1, "items": {
         "anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION_ITEM]}})
 
 
 # ---------------------------------------------------------------- structures
+
+
+class Declaration(Protocol):
+    """What a section's entry is: a :class:`Field`, :class:`Group`, :class:`Variants`, :class:`MapOf` or
+    :class:`ListOf`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def default(self) -> Any: ...
+
+    @property
+    def doc(self) -> str: ...
+
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> Any: ...
+
+    def schema(self, wrap: Wrap = ...) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -325,27 +354,28 @@ class Group:
     """
 
     name: str
-    fields: tuple
+    fields: tuple[Declaration, ...]
     doc: str = ""
     expected: str = "a mapping"
-    aliases: tuple = ()
-    checks: tuple = ()
+    aliases: tuple[tuple[Any, Any], ...] = ()
+    checks: tuple[Callable[[Reader, Any, dict[str, Any], str, Context | None], None], ...] = ()
 
-    def field_names(self):
+    def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
-    def defaults(self):
+    def defaults(self) -> dict[str, Any]:
         """The raw default of every field (a nested declaration: its own default form)."""
         return {f.name: f.default for f in self.fields}
 
-    def read(self, reader, container, dotted, context=None):
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> dict[str, Any]:
         value = unalias(container.get(self.name, {}), self.aliases)
         if not isinstance(value, dict):
             reader.error(container, self.name, dotted, f"expected {self.expected}, got {value!r}")
             value = {}
         return self.read_body(reader, value, dotted, context)
 
-    def read_body(self, reader, body, dotted, context=None, out=None, keys_before=()):
+    def read_body(self, reader: Reader, body: dict[Any, Any], dotted: str, context: Context | None = None,
+                  out: dict[str, Any] | None = None, keys_before: Sequence[str] = ()) -> dict[str, Any]:
         """Read the fields of the mapping ``body`` into ``out``; ``keys_before`` are keys handled by the caller."""
         allowed = [*keys_before, *self.field_names()]
         for key in body:
@@ -359,22 +389,22 @@ class Group:
         return out
 
     @property
-    def default(self):
+    def default(self) -> dict[str, Any]:
         return {}
 
-    def object_schema(self, wrap=_same):
+    def object_schema(self, wrap: Wrap = _same) -> dict[str, Any]:
         """The JSON Schema of the mapping itself (its aliases and ``wrap`` not applied to it)."""
-        js = {"type": "object", "properties": {f.name: f.schema(wrap) for f in self.fields},
+        js: dict[str, Any] = {"type": "object", "properties": {f.name: f.schema(wrap) for f in self.fields},
               "additionalProperties": False}
         if self.doc:
             js["description"] = self.doc
         return js
 
-    def schema(self, wrap=_same):
+    def schema(self, wrap: Wrap = _same) -> dict[str, Any]:
         return wrap(_with_literals(self.object_schema(wrap), [lit for lit, _ in self.aliases]))
 
 
-def _any_case(name):
+def _any_case(name: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
 
 
@@ -388,18 +418,18 @@ class Variants:
 
     name: str
     what: str  # e.g. "optimizer", in messages
-    variants: dict  # name -> Group of that variant's fields
+    variants: dict[str, Group]  # name -> Group of that variant's fields
     default: str
     doc: str = ""
-    aliases: tuple = ()
+    aliases: tuple[tuple[Any, Any], ...] = ()
 
-    def read(self, reader, container, dotted, context=None):
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> dict[str, Any]:
         value = unalias(container.get(self.name, self.default), self.aliases)
         chosen, body = self._choose(reader, container, value, dotted)
         return self.variants[chosen].read_body(reader, body, dotted, context, out={"name": chosen},
                                                keys_before=("name",))
 
-    def _choose(self, reader, container, value, dotted):
+    def _choose(self, reader: Reader, container: Any, value: Any, dotted: str) -> tuple[str, dict[Any, Any]]:
         if isinstance(value, str):
             chosen, body = value, {}
         elif isinstance(value, dict):
@@ -416,8 +446,8 @@ class Variants:
             return self.default, {}
         return chosen, body
 
-    def schema(self, wrap=_same):
-        def name_js(names):
+    def schema(self, wrap: Wrap = _same) -> dict[str, Any]:
+        def name_js(names: Iterable[str]) -> dict[str, Any]:
             return {"anyOf": [{"enum": list(names)},
                               {"type": "string", "pattern": "^(" + "|".join(map(_any_case, names)) + ")$"}]}
 
@@ -428,7 +458,7 @@ class Variants:
             if vname != self.default:
                 body["required"] = ["name"]
             bodies.append(body)
-        js = {"anyOf": [name_js(self.variants), *bodies]}
+        js: dict[str, Any] = {"anyOf": [name_js(self.variants), *bodies]}
         if self.doc:
             js["description"] = self.doc
         return wrap(_with_literals(js, [lit for lit, _ in self.aliases]))
@@ -443,11 +473,11 @@ class MapOf:
     value: Field
     doc: str = ""
     expected: str = "a mapping"
-    aliases: tuple = ()
-    key_check: Callable | None = None
+    aliases: tuple[tuple[Any, Any], ...] = ()
+    key_check: Callable[[Reader, dict[Any, Any], Any, Context | None], bool] | None = None
     default: Any = field(default_factory=dict)
 
-    def read(self, reader, container, dotted, context=None):
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> dict[str, Any]:
         value = unalias(container.get(self.name, {}), self.aliases)
         if not isinstance(value, dict):
             reader.error(container, self.name, dotted, f"expected {self.expected}, got {value!r}")
@@ -459,7 +489,7 @@ class MapOf:
             out[str(key)] = replace(self.value, name=key).read(reader, value, f"{dotted}.{key}", context)
         return out
 
-    def schema(self, wrap=_same):
+    def schema(self, wrap: Wrap = _same) -> dict[str, Any]:
         js = {"type": "object", "additionalProperties": self.value.schema(wrap)}
         if self.doc:
             js["description"] = self.doc
@@ -478,11 +508,11 @@ class ListOf:
     doc: str = ""
     expected: str = "a list"
     single: type | None = None
-    aliases: tuple = ()
-    item_check: Callable | None = None
+    aliases: tuple[tuple[Any, Any], ...] = ()
+    item_check: Callable[[Reader, list[Any], int, Context | None], None] | None = None
     default: Any = field(default_factory=list)
 
-    def read(self, reader, container, dotted, context=None):
+    def read(self, reader: Reader, container: Any, dotted: str, context: Context | None = None) -> list[Any]:
         value = unalias(container.get(self.name, []), self.aliases)
         if self.single is not None and isinstance(value, self.single):
             value = [value]
@@ -494,9 +524,9 @@ class ListOf:
                 self.item_check(reader, value, i, context)
         return [self.item.coerce(x) for x in value]
 
-    def schema(self, wrap=_same):
+    def schema(self, wrap: Wrap = _same) -> dict[str, Any]:
         item = self.item.schema(wrap)
-        js = {"type": "array", "items": item}
+        js: dict[str, Any] = {"type": "array", "items": item}
         if self.single is not None:
             js = {"anyOf": [item, js]}
         if self.doc:
@@ -504,7 +534,7 @@ class ListOf:
         return wrap(_with_literals(js, [lit for lit, _ in self.aliases]))
 
 
-def _fits(f, value):
+def _fits(f: Field, value: object) -> bool:
     try:
         f.coerce(value)
     except FieldError:
@@ -522,15 +552,16 @@ class Reader:
     from; plain values fall back to ``where`` (a :class:`Loc` or a file name).
     """
 
-    def __init__(self, where=None):
+    def __init__(self, where: str | Loc | None = None) -> None:
         self.diag = Collector()
         if isinstance(where, str):
             where = Loc(where)
         self.fallback = where if isinstance(where, Loc) else None
 
-    def loc(self, container, key):
+    def loc(self, container: object, key: object) -> Loc | None:
         at = getattr(container, "at", None)
         if at is not None:
+            loc: Loc | None
             try:
                 loc = at(key)
             except Exception:  # noqa: BLE001 - a list index out of range, etc.
@@ -539,18 +570,18 @@ class Reader:
                 return loc
         return getattr(container, "loc", None) or self.fallback
 
-    def key_loc(self, container, key):
+    def key_loc(self, container: object, key: object) -> Loc | None:
         at = getattr(container, "key_at", None)
         if at is not None:
-            loc = at(key)
+            loc: Loc | None = at(key)
             if loc is not None:
                 return loc
         return self.loc(container, key)
 
-    def error(self, container, key, dotted, message):
+    def error(self, container: object, key: object, dotted: str, message: str) -> None:
         self.diag.error(self.loc(container, key), "", f"{dotted}: {message}")
 
-    def unknown(self, container, key, dotted, allowed):
+    def unknown(self, container: object, key: object, dotted: str, allowed: Sequence[str]) -> None:
         self.diag.error(self.key_loc(container, key), "",
                         f'unknown key "{key}" in {dotted}{did_you_mean(key, allowed)}; allowed: {", ".join(allowed)}')
 
@@ -560,10 +591,11 @@ class Context:
     """What cross-field checks may consult: the resolved graph (or None) and the section's values so far."""
 
     graph: Any = None
-    values: dict = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
 
 
-def read_section(group: Group, value: dict, where=None, graph=None) -> dict:
+def read_section(group: Group, value: dict[Any, Any], where: str | Loc | None = None,
+                 graph: Any = None) -> dict[str, Any]:
     """Validate the mapping ``value`` against ``group``; raise SpecError listing every problem."""
     reader = Reader(where)
     context = Context(graph)

@@ -72,6 +72,7 @@ def build_schema() -> dict:
     kinds = {}
     for name in K.all_names():
         kind = K.lookup(name)
+        assert kind is not None  # a registered name or alias
         body = _kind_body(kind)
         short = [body, {"type": "null"}]
         if kind.shorthand:

@@ -15,10 +15,11 @@ import gzip
 import json
 import os
 import re
+from typing import cast
 
 from archspec.analysis.diff import describe, diff, match_nodes
 from archspec.files import write_text
-from archspec.kinds import fmt_shape, lookup
+from archspec.kinds import Kind, fmt_shape, lookup
 from archspec.numbers import human, human_bytes
 from builders.drawing.dot import BLOCK_COLOUR, CATEGORY_COLOURS, CATEGORY_NAMES, parse_detail, scope_title
 
@@ -37,7 +38,7 @@ def view_data(analysis, *, detail="blocks", direction="TB", show_shapes=True, ag
     ``against`` (another analysed spec), what differs from it marked (:func:`_mark_differences`)."""
     graph = analysis.graph
     blocks = _blocks(analysis)
-    categories = {lookup(n.kind).category for n in graph.nodes.values()}
+    categories = {cast(Kind, lookup(n.kind)).category for n in graph.nodes.values()}  # every node's kind is registered
     totals = analysis.totals()
     data = {
         "title": graph.name, "detail": parse_detail(detail),
