@@ -13,18 +13,36 @@ when a Keras model, a diagram, a training run or a search is asked for.
 
 __version__ = "0.1.0"
 
-from archspec.analysis import Analysis, analyse, check  # noqa: E402
-from archspec.api import (GRADCHECK_LAYERS, BuiltModel, Catalogue, Gradcheck, ImportedSpec, Spec,  # noqa: E402
-                          WeightsError, build, evaluate, gradcheck, import_keras, import_model, load, predict, schema,
-                          search, starter, train)
+from archspec.analysis import Analysis, analyse, check
+from archspec.api import (
+    GRADCHECK_LAYERS,
+    BuiltModel,
+    Catalogue,
+    Gradcheck,
+    ImportedSpec,
+    Spec,
+    WeightsError,
+    build,
+    evaluate,
+    gradcheck,
+    import_keras,
+    import_model,
+    load,
+    predict,
+    schema,
+    search,
+    starter,
+    train,
+)
+from archspec.errors import Diagnostic, SpecError
+from archspec.ir import Graph, Node
+from archspec.keras_loading import register_layers_when_keras_loads
+from archspec.kinds import Kind, register_kind
+
 # archspec.api.kinds (what `archspec list` lists) is not re-exported: archspec.kinds is the package of layer kinds
-from archspec.language.document import load_document  # noqa: E402
-from archspec.errors import Diagnostic, SpecError  # noqa: E402
-from archspec.ir import Graph, Node  # noqa: E402
-from archspec.kinds import Kind, register_kind  # noqa: E402
-from archspec.keras_loading import register_layers_when_keras_loads  # noqa: E402
-from archspec.resolve import resolve  # noqa: E402
-from archspec.language.training import TrainingError  # noqa: E402
+from archspec.language.document import load_document
+from archspec.language.training import TrainingError
+from archspec.resolve import resolve
 
 register_layers_when_keras_loads()  # saved .keras models load after `import archspec` (see keras_loading)
 

@@ -112,7 +112,7 @@ class Spec:
 
         return to_yaml(self.graph)
 
-    def diff(self, other: "Spec", depth: int = 1):
+    def diff(self, other: Spec, depth: int = 1):
         """What changed from this spec to ``other`` (:class:`archspec.analysis.diff.Diff`: ``.equal``, ``.changes``,
         ``.blocks``), as ``archspec diff`` prints it."""
         from archspec.analysis.diff import diff
@@ -297,13 +297,13 @@ def import_model(source, output: str | None = None, weights: str | None = None) 
         ModelImportError: (``builders.keras_import``) listing every layer archspec cannot express, or a source
             that cannot be loaded.
     """
-    from builders.training.native_stderr import quiet_native_stderr
-
     from archspec.discovery.readable_spec import readable_spec
     from archspec.files import write_text
+    from builders.training.native_stderr import quiet_native_stderr
 
     with quiet_native_stderr():  # TensorFlow's C++ start-up chatter
-        from builders.keras_import import import_model as graph_of, load_source, with_weights
+        from builders.keras_import import import_model as graph_of
+        from builders.keras_import import load_source, with_weights
         from builders.keras_model import save_model
 
         from_file = isinstance(source, str)

@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import archspec  # noqa: E402, F401
-import keras  # noqa: E402
 from archspec.analysis import analyse  # noqa: E402
 from archspec.resolve import resolve  # noqa: E402
 from builders.keras_model import build_model  # noqa: E402

@@ -27,11 +27,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from builders.layers import ExplicitConv2D, LocalResponseNormalization  # noqa: E402
+from builders.layers import ExplicitConv2D, LocalResponseNormalization
 
 
 def _run(fn):

@@ -130,8 +130,8 @@ def plain_fit(choices, epochs, data):
 def plain_fit_server(epochs, stack_room=False):
     """``--plain-fit-server``: one warm process that fits the candidates it reads (JSON lines) on stdin;
     with ``stack_room``, each through ``call_with_stack_room`` as ``archspec train`` does."""
-    from builders.training.data import load_data
     from builders.compat.cpython_internals import call_with_stack_room
+    from builders.training.data import load_data
 
     data = load_data("digits")
     print(json.dumps({"ready": True}), flush=True)

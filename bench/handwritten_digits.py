@@ -13,11 +13,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
+import keras
 
-from builders.training.augment import make_augment  # noqa: E402
-from builders.training.callbacks import Timer  # noqa: E402
-from builders.training.data import load_data, make_dataset, steps  # noqa: E402
+from builders.training.augment import make_augment
+from builders.training.callbacks import Timer
+from builders.training.data import load_data, make_dataset, steps
 
 SHAPE, BATCH, SEED = (16, 16, 1), 32, 0
 

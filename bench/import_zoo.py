@@ -22,8 +22,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from archspec.analysis import check  # noqa: E402
-from archspec.language.document import load_document  # noqa: E402
 from archspec.discovery.readable_spec import readable_spec  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
 from builders.keras_import import import_model, leaf_layers, load_source, with_weights  # noqa: E402
 
 

@@ -25,8 +25,9 @@ OP_NAME = re.compile(r'op_name="([^"]+)"')
 
 def dump_step(spec, batch, folder):
     os.environ["XLA_FLAGS"] = f"--xla_dump_to={folder} --xla_dump_hlo_as_text"
-    from archspec import check
     from memory_vs_xla import xla_bytes
+
+    from archspec import check
 
     return xla_bytes(check(spec).graph, batch)
 

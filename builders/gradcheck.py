@@ -46,9 +46,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
-import numpy as np
-
 import keras
+import numpy as np
 
 __all__ = [
     "DEFAULT_H",
@@ -508,9 +507,9 @@ def check_graph(graph, batch=2, n_coords=DEFAULT_COORDS, seed=0):
     """Gradient-check the Keras model of a resolved spec (every output, auxiliary heads included)
     on a random standard-normal batch, with initial weights drawn from ``seed``; returns the results
     (one per weight tensor, then inputs)."""
-    from builders.keras_model import build_model
-
     import keras
+
+    from builders.keras_model import build_model
 
     rng = np.random.default_rng(seed)
     graph = _float64_inputs(graph)

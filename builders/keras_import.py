@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 
 from archspec import kinds as K
-from archspec.language.document import plain_name
 from archspec.errors import Loc
 from archspec.ir import Graph, Node, Output
+from archspec.language.document import plain_name
 from builders.keras import IMPORTERS, register_importer
 
 

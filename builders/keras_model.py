@@ -54,10 +54,9 @@ named ``ctx.name`` (``ctx.kw`` holds the name and the dtype policy).
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import re
+from typing import Any
 
 import keras
 

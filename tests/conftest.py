@@ -5,9 +5,9 @@ import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter, in every lane
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.helpers import ROOT, SPECS, run_cli  # noqa: E402, F401 - re-exported for the test modules
+from tests.helpers import ROOT, SPECS, run_cli  # noqa: F401 - re-exported for the test modules
 
 
 @pytest.fixture

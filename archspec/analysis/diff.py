@@ -9,10 +9,9 @@ totals.  Renamed nodes are reported but do not make the architectures different.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from archspec.analysis.static import Analysis
 from archspec.kinds import fmt_shape

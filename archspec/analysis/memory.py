@@ -32,12 +32,11 @@ compared with XLA's own memory analysis of compiled training steps in ``bench/me
 
 from __future__ import annotations
 
-from typing import Any
-
 import collections
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from archspec import kinds as K
 from archspec.analysis.memory_rules import rule_for

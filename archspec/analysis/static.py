@@ -161,11 +161,11 @@ def check(spec, choices=None, overrides=None) -> Analysis:
     Returns the Analysis (with warnings, and the validated training section as ``plan``); raises SpecError listing
     every error.
     """
-    from archspec.language.document import Document, load_document
     from archspec.errors import Loc
-    from archspec.resolve import resolve_lenient
+    from archspec.language.document import Document, load_document
     from archspec.language.training import training_section
     from archspec.language.training_plan import training_plan
+    from archspec.resolve import resolve_lenient
 
     doc = spec if isinstance(spec, Document) else load_document(spec, overrides=overrides)
     graph, diagnostics = resolve_lenient(doc, choices)

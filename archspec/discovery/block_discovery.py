@@ -24,12 +24,11 @@ only if every node comes back with the same kind, settings and inputs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from archspec import kinds as K
 from archspec.writers.emit import Flow

@@ -17,9 +17,9 @@ import yaml
 
 from archspec import kinds as K
 from archspec.discovery.block_discovery import LEVELS, blocked_spec
+from archspec.discovery.std_block_match import paths_by_structure, standard_for
 from archspec.language.document import SPEC_VERSION, load_document
 from archspec.writers.emit import _Dumper, _plain
-from archspec.discovery.std_block_match import paths_by_structure, standard_for
 
 SHARED = 0.6  # a setting goes into defaults: when at least this share of a kind's nodes (and 3) have it
 
@@ -155,7 +155,7 @@ def _compact(field, value):
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kind_defaults(kind_name):
     attrs, _ = K.coerce_attrs(K.lookup(kind_name), {})
     return attrs

@@ -14,9 +14,9 @@ import functools
 import os
 
 from archspec.discovery.block_discovery import Parameters
+from archspec.ir import node_signatures
 from archspec.language.block_params import MISSING, param_spec
 from archspec.language.document import STD_BLOCKS, load_document
-from archspec.ir import node_signatures
 from archspec.language.source import read_file
 
 

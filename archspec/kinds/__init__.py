@@ -23,18 +23,56 @@ the matching ``builders/keras/`` module, and its rows in the tests.  A plugin do
 
 from __future__ import annotations
 
-from archspec.kinds import geometry, lrn_conventions
-from archspec.kinds.base import (ACTIVATIONS, INITIALIZERS, MAX_ELEMENTS, WARNING_CODES, Kind, MergeShapeError,
-                                 ShapeError, Window, f_activation, f_initializer, f_regularizer, fmt_shape,
-                                 unused_border)
-from archspec.kinds.registry import KINDS, all_names, coerce_attrs, lookup, register_kind, suggest_kind
-# the field constructors stay importable from here: plugins declare their kinds' fields with them
-from archspec.language.fields import (REQUIRED, Field, FieldError, as_float, as_int, f_bool, f_border, f_enum,
-                                      f_float, f_floats, f_int, f_padding, f_pair, f_shape, f_target_shape)
-
 # the families: importing them registers their kinds
-from archspec.kinds import core, conv, pool, normalization, preprocessing, activation, regularization, shape, merge  # noqa: E402,I001
+from archspec.kinds import (
+                                 activation,
+                                 conv,
+                                 core,
+                                 geometry,
+                                 lrn_conventions,
+                                 merge,
+                                 normalization,
+                                 pool,
+                                 preprocessing,
+                                 regularization,
+                                 shape,
+)
+from archspec.kinds.base import (
+                                 ACTIVATIONS,
+                                 INITIALIZERS,
+                                 MAX_ELEMENTS,
+                                 WARNING_CODES,
+                                 Kind,
+                                 MergeShapeError,
+                                 ShapeError,
+                                 Window,
+                                 f_activation,
+                                 f_initializer,
+                                 f_regularizer,
+                                 fmt_shape,
+                                 unused_border,
+)
 from archspec.kinds.merge import broadcast
+from archspec.kinds.registry import KINDS, all_names, coerce_attrs, lookup, register_kind, suggest_kind
+
+# the field constructors stay importable from here: plugins declare their kinds' fields with them
+from archspec.language.fields import (
+                                 REQUIRED,
+                                 Field,
+                                 FieldError,
+                                 as_float,
+                                 as_int,
+                                 f_bool,
+                                 f_border,
+                                 f_enum,
+                                 f_float,
+                                 f_floats,
+                                 f_int,
+                                 f_padding,
+                                 f_pair,
+                                 f_shape,
+                                 f_target_shape,
+)
 
 __all__ = [
     "ACTIVATIONS", "INITIALIZERS", "KINDS", "MAX_ELEMENTS", "WARNING_CODES", "Field", "FieldError", "Kind",

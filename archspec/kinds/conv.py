@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from archspec.kinds import geometry
-from archspec.kinds.base import (Kind, ShapeError, Window, f_activation, f_initializer, f_regularizer, spatial_output,
-                                 unseen_border_warning, window_text)
+from archspec.kinds.base import (
+    Kind,
+    ShapeError,
+    Window,
+    f_activation,
+    f_initializer,
+    f_regularizer,
+    spatial_output,
+    unseen_border_warning,
+    window_text,
+)
 from archspec.kinds.registry import register_kind
 from archspec.language.fields import FieldError, f_bool, f_enum, f_int, f_padding, f_pair
 

@@ -19,11 +19,10 @@ column.  Rules for ``extends: parent.yaml`` (child over parent):
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from archspec.errors import Loc, SpecError, did_you_mean, fail
 from archspec.language.source import SrcList, SrcMap, parse_text, read_file

@@ -37,8 +37,20 @@ import fnmatch
 from typing import Any
 
 from archspec.errors import Collector, Loc, did_you_mean
-from archspec.language.fields import (Field, FieldError, Group, ListOf, MapOf, Variants, f_bool, f_enum, f_number, f_string,
-                     non_empty_string, read_section)
+from archspec.language.fields import (
+    Field,
+    FieldError,
+    Group,
+    ListOf,
+    MapOf,
+    Variants,
+    f_bool,
+    f_enum,
+    f_number,
+    f_string,
+    non_empty_string,
+    read_section,
+)
 
 
 class TrainingError(Exception):

@@ -21,7 +21,7 @@ import dataclasses
 from types import MappingProxyType
 from typing import Any
 
-from archspec.language.fields import Group, ListOf, MapOf, Variants
+from archspec.language.fields import Group, Variants
 from archspec.language.training import TRAINING, training_config
 
 

@@ -18,8 +18,8 @@ all of them.  The modules, one job each:
 
 from __future__ import annotations
 
-from archspec.language.document import Document, load_document
 from archspec.errors import SpecError
+from archspec.language.document import Document, load_document
 from archspec.resolve.expand import COMMON_KEYS, MAX_BLOCK_DEPTH, MAX_NODES, MAX_REPEAT  # noqa: F401
 from archspec.resolve.scope import ID_RE  # noqa: F401
 from archspec.resolve.spec import Resolver

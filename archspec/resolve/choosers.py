@@ -10,8 +10,8 @@ TF-free).  :class:`Decider` records each decision once and checks the chosen val
 
 from __future__ import annotations
 
-from archspec.language.annotations import AnnotationError, parse_annotation
 from archspec.ir import Decision
+from archspec.language.annotations import AnnotationError, parse_annotation
 from archspec.resolve.scope import Skip
 
 

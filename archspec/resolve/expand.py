@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 
 from archspec import kinds as K
+from archspec.errors import Loc, did_you_mean
 from archspec.language.annotations import is_annotation
 from archspec.language.block_params import MISSING, PARAM_TYPE_NAMES, check_param, param_spec
-from archspec.errors import Loc, did_you_mean
 from archspec.language.expr import FAILED
 from archspec.language.source import SrcList, SrcMap
 from archspec.resolve.defaults import defaults_for, read_defaults

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from archspec.language.annotations import is_annotation
 from archspec.errors import Loc
+from archspec.language.annotations import is_annotation
 from archspec.language.expr import ExprError, Poisoned, evaluate, has_expression
 from archspec.language.source import SrcList, SrcMap
 
@@ -27,7 +27,7 @@ class Skip(Exception):
 class Ref:
     """A reference to be resolved after expansion: a name in a scope, or an entity."""
 
-    scope: "Scope | None" = None
+    scope: Scope | None = None
     text: str | None = None
     entity: object = None
     loc: Loc | None = None
@@ -46,7 +46,7 @@ class AliasEnt:  # a skipped node: stands for its input
 
 @dataclass
 class ScopeEnt:  # a group, block instance or repeat: its output
-    scope: "Scope"
+    scope: Scope
 
 
 class ErrorEnt:  # an item that failed: references to it are silently poisoned
@@ -63,8 +63,8 @@ class Scope:
     path: str
     vars: dict
     defaults: tuple  # evaluated default layers, outer first: ({kind|"all": {field: value}}, ...)
-    parent: "Scope | None"  # lexical parent (None at a block boundary and at the root)
-    root: "Scope | None" = None
+    parent: Scope | None  # lexical parent (None at a block boundary and at the root)
+    root: Scope | None = None
     block_input: Ref | None = None
     block_stack: tuple = ()
     conditions: tuple = ()

@@ -12,7 +12,6 @@ from archspec.errors import Collector
 from archspec.language.expr import ExprError, Poisoned, Record
 from archspec.resolve.link import Linker
 
-
 FAILED = "failed"  # the shape of a node that fails (in analysis, or its inputs): reported there, not here
 
 

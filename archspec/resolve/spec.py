@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-from archspec.language.document import Document
 from archspec.errors import Collector, Loc, did_you_mean
 from archspec.ir import Graph
+from archspec.language.document import Document
 from archspec.resolve.choosers import Decider, chooser_for
 from archspec.resolve.defaults import read_defaults
 from archspec.resolve.expand import Expander, quiet_codes

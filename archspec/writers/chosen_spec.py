@@ -20,8 +20,8 @@ import yaml
 
 from archspec.language.annotations import is_annotation, parse_annotation
 from archspec.language.document import load_document
-from archspec.resolve import resolve
 from archspec.language.source import parse_text
+from archspec.resolve import resolve
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./\-]*$")
 

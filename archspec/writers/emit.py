@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from archspec import kinds as K
-from archspec.language.document import SPEC_VERSION
 from archspec.ir import Graph
+from archspec.language.document import SPEC_VERSION
 
 
 def graph_to_spec(graph: Graph) -> dict:

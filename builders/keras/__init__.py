@@ -12,11 +12,20 @@ The orchestration stays outside: :mod:`builders.keras_model` builds a functional
 
 from __future__ import annotations
 
-from builders.keras.base import (BUILDERS, IMPORTERS, NOT_IMPORTED, PAD_SUFFIX, BuildContext, BuildError, initializer,
-                                 register_builder, register_importer, regularizer)
-
 # the families: importing them registers their builders and importers
-from builders.keras import core, conv, pool, normalization, preprocessing, activation, regularization, shape, merge  # noqa: E402,I001
+from builders.keras import activation, conv, core, merge, normalization, pool, preprocessing, regularization, shape
+from builders.keras.base import (
+                                 BUILDERS,
+                                 IMPORTERS,
+                                 NOT_IMPORTED,
+                                 PAD_SUFFIX,
+                                 BuildContext,
+                                 BuildError,
+                                 initializer,
+                                 register_builder,
+                                 register_importer,
+                                 regularizer,
+)
 
 __all__ = [
     "BUILDERS", "IMPORTERS", "NOT_IMPORTED", "PAD_SUFFIX", "BuildContext", "BuildError", "initializer",

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import keras
 
-from builders.keras.base import (BuildError, explicit_pad, initializer, register_builder, register_importer,
-                                 regularizer, spec_activation, spec_initializer)
+from builders.keras.base import (
+    BuildError,
+    explicit_pad,
+    initializer,
+    register_builder,
+    register_importer,
+    regularizer,
+    spec_activation,
+    spec_initializer,
+)
 from builders.layers.activations import keras_activation
 
 

@@ -8,9 +8,8 @@ with `keras.ops` only.
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from archspec.kinds import lrn_conventions

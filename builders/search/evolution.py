@@ -18,17 +18,16 @@ what the interrupted one would have.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
 import random
+from typing import Any
 
 import keras_tuner as kt
 from keras_tuner.engine.hyperparameters import HyperParameters
 
 from builders.search.objectives import vector
-from builders.search.screening import ScreeningMixin
 from builders.search.pareto import crowding_distance, hypervolume, non_dominated, sort_fronts
+from builders.search.screening import ScreeningMixin
 
 OFFSPRING_ATTEMPTS = 50
 NEIGHBOURS = 2  # completed trials whose mean is a child's guessed training metric

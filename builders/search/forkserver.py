@@ -39,20 +39,20 @@ def preload():
 
     with quiet_native_stderr():
         import keras  # noqa: F401
-        import sklearn.datasets  # noqa: F401  (the digits loader)
+        import sklearn.datasets
         import sklearn.model_selection  # noqa: F401  (the stratified splits)
         import tensorflow  # noqa: F401
 
-        import archspec  # noqa: F401
+        import archspec
         import archspec.writers.emit  # noqa: F401
-        import builders.keras_model  # noqa: F401
-        import builders.training.augment  # noqa: F401
-        import builders.training.data  # noqa: F401
-        import builders.training.report  # noqa: F401
-        import builders.training.callbacks  # noqa: F401
-        import builders.training.checkpoints  # noqa: F401
+        import builders.keras_model
+        import builders.search.worker
+        import builders.training.augment
+        import builders.training.callbacks
+        import builders.training.checkpoints
+        import builders.training.data
+        import builders.training.report
         import builders.training.train  # noqa: F401
-        import builders.search.worker  # noqa: F401
 
 
 def _preload_data(args):

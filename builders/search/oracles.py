@@ -17,6 +17,7 @@ from builders.search.evolution import NSGA2Oracle, default_population
 from builders.search.objectives import training_objective
 from builders.search.screening import ScreeningMixin
 
+
 class RandomOracle(ScreeningMixin, kt.oracles.RandomSearchOracle):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,12 +9,12 @@ import math
 import os
 import textwrap
 
-from archspec.writers.chosen_spec import NotInPlace, with_choices
-from archspec.language.document import load_document
-from archspec.writers.emit import to_yaml
 from archspec.files import atomic_path, write_text
+from archspec.language.document import load_document
 from archspec.numbers import human, human_bytes
 from archspec.resolve import resolve
+from archspec.writers.chosen_spec import NotInPlace, with_choices
+from archspec.writers.emit import to_yaml
 
 COLUMNS = ("trial", "status", "front", "val_accuracy", "val_loss", "test_accuracy", "params", "macs", "memory",
            "latency", "epochs_run", "pruned_epoch", "seconds", "choices", "note")

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import keras_tuner as kt
 
 from archspec.analysis import analyse
-from archspec.writers.emit import to_yaml
-from archspec.files import write_json, write_text
 from archspec.analysis.memory import training_memory
-from archspec.numbers import human_bytes
+from archspec.files import write_json, write_text
 from archspec.language.training import TrainingError
 from archspec.language.training_plan import training_plan
+from archspec.numbers import human_bytes
+from archspec.writers.emit import to_yaml
 from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
 from builders.search import distributed
 from builders.search.objectives import parse_objectives, training_objective

@@ -33,8 +33,8 @@ def run_job(job: dict):
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    from builders.training.latency import Infeasible
     from archspec.api import load
+    from builders.training.latency import Infeasible
     from builders.training.train import TrainOptions, train  # already imported by the fork server
 
     try:

@@ -9,9 +9,8 @@ gradient checking never see it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 
 def make_augment(aug, input_shape, seed: int = 0):

@@ -13,7 +13,6 @@ import os
 from archspec.language.training import TrainingError
 from builders.training.native_stderr import quiet_native_stderr
 
-
 MAX_GPUS = 64  # more than any one machine holds; a larger N is a typo
 
 

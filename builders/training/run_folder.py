@@ -24,7 +24,8 @@ import os
 import shutil
 import sys
 
-from archspec.files import atomic_path, write_json as _write_json
+from archspec.files import atomic_path
+from archspec.files import write_json as _write_json
 from archspec.language.training import TrainingError
 
 RUN_MARKER = "run.json"

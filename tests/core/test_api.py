@@ -12,7 +12,6 @@ import archspec
 from archspec.analysis.batchnorm_statistics import inference_gap_hint, steps_needed, warmup_warning
 from archspec.errors import SpecError
 from archspec.resolve import resolve
-
 from tests.helpers import ROOT, SPECS
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -7,7 +7,6 @@ import archspec
 import archspec.api
 from archspec.language.training import training_config
 from archspec.writers.schema import build_schema
-
 from tests.helpers import SPECS
 
 

@@ -4,7 +4,6 @@ import pytest
 
 from archspec import check
 from archspec.errors import SpecError
-
 from tests.helpers import run_cli
 
 WIDTHS = """\

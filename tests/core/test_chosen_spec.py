@@ -5,10 +5,9 @@ import os
 import pytest
 
 from archspec import check
-from archspec.writers.chosen_spec import NotInPlace, with_choices
 from archspec.language.document import load_document
 from archspec.resolve import resolve
-
+from archspec.writers.chosen_spec import NotInPlace, with_choices
 from tests.helpers import SPECS
 
 BLOCKS = os.path.join(SPECS, "search", "digits_blocks.yaml")

@@ -4,9 +4,8 @@ import json
 import os
 
 from archspec import check
-from archspec.writers.chosen_spec import with_choices
 from archspec.analysis.diff import diff, diff_json
-
+from archspec.writers.chosen_spec import with_choices
 from tests.helpers import SPECS, run_cli
 
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from archspec import SpecError, check
 from archspec.resolve import MAX_NODES, resolve_lenient
-
 from tests.helpers import SPECS
 
 SPEC_TEXTS = [open(p).read() for p in sorted(glob.glob(os.path.join(SPECS, "*.yaml"))) if "zfnet" not in p]

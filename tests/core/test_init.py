@@ -6,7 +6,6 @@ import pytest
 
 import archspec
 from archspec.starters import FAMILIES
-
 from tests.helpers import run_cli
 
 

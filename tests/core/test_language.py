@@ -179,8 +179,9 @@ def test_block_parameter_errors(write_spec):
 
 
 def test_standard_blocks_are_spec_files(write_spec):
-    from archspec.language.document import STD_BLOCKS
     import os
+
+    from archspec.language.document import STD_BLOCKS
 
     assert {"resnet.yaml", "inception.yaml"} <= set(os.listdir(STD_BLOCKS))
     a = check(write_spec("""

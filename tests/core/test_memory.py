@@ -8,9 +8,14 @@ import os
 import pytest
 
 from archspec import check
-from archspec.analysis.memory import (MemoryEstimateError, kept_tensors, optimizer_slots, parse_size, step_buffers,
-                             training_memory)
-
+from archspec.analysis.memory import (
+    MemoryEstimateError,
+    kept_tensors,
+    optimizer_slots,
+    parse_size,
+    step_buffers,
+    training_memory,
+)
 from tests.helpers import SPECS, run_cli
 
 TINY = """\

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from archspec.language.document import load_document
 from archspec.errors import SpecError
 from archspec.files import OutputRefused, check_output, default_folder
+from archspec.language.document import load_document
 from archspec.language.training import TrainingError
 from builders.training import run_folder as rf
 from tests.helpers import SPECS, run_cli

@@ -7,9 +7,8 @@ import os
 import pytest
 import yaml
 
-from archspec import check, resolve
+from archspec import check
 from archspec.writers.emit import to_yaml
-
 from tests.helpers import SPECS
 
 ALL_SPECS = sorted(glob.glob(os.path.join(SPECS, "*.yaml")))

@@ -13,7 +13,6 @@ import yaml
 
 from archspec.errors import SpecError
 from archspec.language.training import training_config
-
 from tests.helpers import ROOT, SPECS, run_cli
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -12,10 +12,9 @@ import pytest
 
 from archspec import check
 from archspec.kinds import fmt_shape, lookup
-from builders.drawing import dot as diagram
 from archspec.numbers import human
+from builders.drawing import dot as diagram
 from builders.drawing.dot import RenderError, parse_detail, render, to_dot
-
 from tests.helpers import SPECS, run_cli
 
 ALL_SPECS = sorted(glob.glob(os.path.join(SPECS, "*.yaml")))

@@ -8,15 +8,14 @@ import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 keras = pytest.importorskip("keras")
 
 import archspec  # noqa: E402, F401  (registers the custom layers for load_model)
 from archspec import check  # noqa: E402
 from builders.keras_model import build_model, save_model  # noqa: E402
-
 from tests.helpers import ROOT, SPECS, run_cli  # noqa: E402
 
 CUSTOM = """\

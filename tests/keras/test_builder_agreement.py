@@ -5,10 +5,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import yaml  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
 
 keras = pytest.importorskip("keras")
 
@@ -19,11 +19,17 @@ from archspec.writers.schema import build_schema  # noqa: E402
 from builders import keras_model as KM  # noqa: E402
 from builders.drawing.dot import CATEGORY_COLOURS  # noqa: E402
 from builders.keras import IMPORTERS, NOT_IMPORTED  # noqa: E402
-from cli import cli as cli_group  # noqa: E402
 from builders.keras_import import leaf_layers  # noqa: E402
-from builders.keras_model import (PAD_SUFFIX, BuildError, build_model, layer_name, node_layer,  # noqa: E402
-                                  node_path, register_builder)
-
+from builders.keras_model import (  # noqa: E402
+    PAD_SUFFIX,
+    BuildError,
+    build_model,
+    layer_name,
+    node_layer,
+    node_path,
+    register_builder,
+)
+from cli import cli as cli_group  # noqa: E402
 from tests.helpers import ROOT, SPECS  # noqa: E402
 
 BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", "densenet169", "densenet201", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers

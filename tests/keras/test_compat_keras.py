@@ -10,9 +10,10 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
+from keras.src.backend.tensorflow import trainer as tf_trainer  # noqa: E402
+
 from builders.compat import UntestedVersion, require_tested  # noqa: E402
 from builders.compat import keras_internals as ki  # noqa: E402
-from keras.src.backend.tensorflow import trainer as tf_trainer  # noqa: E402
 
 
 def _model():

@@ -6,16 +6,15 @@ import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 keras = pytest.importorskip("keras")
 
 from archspec import check  # noqa: E402
-from archspec.language.document import load_document  # noqa: E402
 from archspec.discovery.readable_spec import readable_spec  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
 from builders.keras_import import ModelImportError, import_model, leaf_layers, load_source, with_weights  # noqa: E402
-
 from tests.helpers import SPECS, run_cli  # noqa: E402
 
 ZOO = sorted(n for n in dir(keras.applications) if n[:1].isupper() and callable(getattr(keras.applications, n)))

@@ -126,9 +126,9 @@ def test_end_lost_trial_fails_it_forgets_its_worker_and_saves(tmp_path):
 
 
 def test_a_worker_tuner_talks_to_the_servicer_over_grpc(tmp_path, monkeypatch):
-    import grpc
     from concurrent import futures
 
+    import grpc
     from keras_tuner.src.distribute import oracle_client
 
     chief = _oracle()

@@ -15,8 +15,8 @@ from builders.search.evolution import NSGA2Oracle  # noqa: E402
 from builders.search.objectives import Objective, parse_latency, parse_objectives, vector  # noqa: E402
 from builders.search.pareto import crowding_distance, dominates, hypervolume, non_dominated, sort_fronts  # noqa: E402
 from builders.search.pruning import EpochWatch, MedianRule, should_prune  # noqa: E402
-
 from tests.helpers import run_cli, wait_for  # noqa: E402
+
 from .test_search import _search_process  # noqa: E402
 
 # a search where the learning rate decides: 1e-7 never learns, so the median rule has something to stop

@@ -20,7 +20,6 @@ from builders.search.objectives import Objective  # noqa: E402
 from builders.search.oracles import make_oracle  # noqa: E402
 from builders.search.space import SpecHyperModel  # noqa: E402
 from builders.search.tuner import SearchOptions, make_screen  # noqa: E402
-
 from tests.helpers import ROOT, free_port, run_cli, wait_for  # noqa: E402
 
 SPACE = """

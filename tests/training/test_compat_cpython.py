@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from builders.compat import UntestedVersion
-from builders.compat import cpython_internals
+from builders.compat import UntestedVersion, cpython_internals
 from builders.compat.cpython_internals import call_with_stack_room, with_stack_room
 from tests.helpers import ROOT
 

@@ -18,27 +18,25 @@ import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 PIL_Image = pytest.importorskip("PIL.Image")
 
 import archspec  # noqa: E402
-from archspec.language.document import load_document  # noqa: E402
-from archspec.errors import SpecError  # noqa: E402
-from archspec.resolve import resolve  # noqa: E402
 from archspec.api import spec_training_config  # noqa: E402
+from archspec.errors import SpecError  # noqa: E402
+from archspec.language.document import load_document  # noqa: E402
 from archspec.language.training import TrainingError, is_augmenting, training_config  # noqa: E402
 from archspec.language.training_plan import training_plan  # noqa: E402
+from archspec.resolve import resolve  # noqa: E402
 from builders.training import data as D  # noqa: E402
 from builders.training.augment import make_augment  # noqa: E402
 from builders.training.inference import evaluate, predict  # noqa: E402
-from builders.training.recipe import (apply_regularization, make_loss, make_optimizer, make_schedule,  # noqa: E402
-                                      one_hot_labels)
+from builders.training.recipe import apply_regularization, make_loss, make_optimizer, make_schedule, one_hot_labels  # noqa: E402
 from builders.training.train import TrainOptions, train  # noqa: E402
-
 from tests.helpers import run_cli  # noqa: E402
 
 TINY = """\

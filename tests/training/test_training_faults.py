@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from tests.helpers import ROOT, run_cli  # noqa: E402
+from tests.helpers import ROOT, run_cli
 
 # 8x8x1 digits, 20 steps of 64 per epoch: a fraction of a second per epoch on one CPU core
 SPEC = """\
