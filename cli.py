@@ -32,7 +32,8 @@ def _pairs(values, what):
 _set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                            help="Override a spec value, e.g. --set variables.classes=10.")
 _choose_option = click.option("--choose", "chooses", multiple=True, metavar="NAME=VALUE",
-                              help="Value of a search annotation (default: its default), e.g. --choose stage1.repeat=2.")
+                              help="Value of a search annotation (default: its default), e.g. "
+                                   "--choose stage1.repeat=2.")
 
 
 _overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
@@ -179,7 +180,8 @@ def schema(output, overwrite):
 @click.option("--data", default="digits", show_default=True, metavar="SOURCE",
               help="digits (built in), keras:mnist|fashion_mnist|cifar10|cifar100, or a folder with one sub-folder "
                    "of images per class (their count sets the classes).")
-@click.option("--input", "input_shape", metavar="HxWxC", help="Input shape (default: the data's; 64x64x3 for a folder).")
+@click.option("--input", "input_shape", metavar="HxWxC",
+              help="Input shape (default: the data's; 64x64x3 for a folder).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Spec file to write (default: NAME.yaml).")
 @click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace the file if it exists.")
 def init(name, family, data, input_shape, output, overwrite):
@@ -509,10 +511,12 @@ def predict(run, images, top_k, as_json):
                                                    "the estimate of `archspec summary --batch`).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1),
               help="The trials' global batch size (as --set training.batch_size=N; the memory estimate's too).")
-@click.option("--devices", default=None, metavar="auto|cpu|cpu:N|gpu|gpu:N", help="Devices of each trial (as for train).")
+@click.option("--devices", default=None, metavar="auto|cpu|cpu:N|gpu|gpu:N",
+              help="Devices of each trial (as for train).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the tuner's sampling: the same seed tries the same networks.")
-@click.option("--role", type=click.Choice(["chief", "worker"]), help="Distributed search: serve the oracle, or run trials.")
+@click.option("--role", type=click.Choice(["chief", "worker"]),
+              help="Distributed search: serve the oracle, or run trials.")
 @click.option("--oracle", metavar="HOST:PORT", help="The chief's address (with --role).")
 @click.option("--worker-timeout", type=float, default=120.0, show_default=True,
               help="Chief: seconds without a heartbeat before a worker's trial is FAILED.")

@@ -34,7 +34,8 @@ class FrozenDict(dict[Any, Any]):
 
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
 
-    def __reduce__(self) -> tuple[type, tuple[dict[Any, Any]]]:  # pickle and deepcopy would otherwise refill it item by item
+    # pickle and deepcopy would otherwise refill it item by item
+    def __reduce__(self) -> tuple[type, tuple[dict[Any, Any]]]:
         return FrozenDict, (dict(self),)
 
 
@@ -82,7 +83,8 @@ class Decision:
     name: str
     annotation: Annotation
     value: object
-    conditions: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # ((parent name, parent values), ...): active only under these
+    # ((parent name, parent values), ...): active only under these
+    conditions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     loc: Loc | None = None
 
 
@@ -210,7 +212,8 @@ def node_signatures(graph: Graph) -> dict[str, str]:
     """
     nodes = graph.nodes
     ordered = {p: _order_matters(n) for p, n in nodes.items()}
-    uses: dict[str, list[tuple[str, int]]] = {p: [] for p in nodes}  # input path -> [(consumer, input position or -1 where order is free)]
+    # input path -> [(consumer, input position or -1 where order is free)]
+    uses: dict[str, list[tuple[str, int]]] = {p: [] for p in nodes}
     for c, n in nodes.items():
         for position, i in enumerate(n.inputs):
             uses[i].append((c, position if ordered[c] else -1))

@@ -18,7 +18,7 @@ import sys
 def _import_custom_layers():
     try:
         import builders.layers  # noqa: F401  (registers them with Keras, package "archspec")
-    except Exception:  # pragma: no cover - builders not installed, or a broken Keras
+    except Exception:  # noqa: BLE001  # pragma: no cover - builders not installed, or a broken Keras
         pass
 
 

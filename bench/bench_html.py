@@ -64,7 +64,8 @@ def main():
         driver.quit()
     for spec, runs in times.items():
         opened, expanded = [r[0] for r in runs], [r[1] for r in runs]
-        print(f"{os.path.basename(spec):<20} {runs[0][2]:>4} elements expanded, {os.path.getsize(pages[spec]) / 1e6:.2f} MB: "
+        size_mb = os.path.getsize(pages[spec]) / 1e6
+        print(f"{os.path.basename(spec):<20} {runs[0][2]:>4} elements expanded, {size_mb:.2f} MB: "
               f"open {statistics.median(opened):.2f} s ({min(opened):.2f}-{max(opened):.2f}), expand all "
               f"{statistics.median(expanded):.2f} s ({min(expanded):.2f}-{max(expanded):.2f}), {args.runs} runs")
 

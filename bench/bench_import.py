@@ -49,7 +49,8 @@ def main():
         print(f"{a.model}, {a.runs} runs each, alternating; whole processes (Python start and imports included)")
         print(said)
         for name, values in times.items():
-            print(f"{name:16s} median {statistics.median(values):.2f} s  (min {min(values):.2f}, max {max(values):.2f})")
+            print(f"{name:16s} median {statistics.median(values):.2f} s  "
+                  f"(min {min(values):.2f}, max {max(values):.2f})")
         ratio = statistics.median(times["archspec import"]) / statistics.median(times["load_model"])
         print(f"ratio import / load_model: {ratio:.2f}")
 

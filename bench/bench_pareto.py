@@ -93,7 +93,8 @@ def part_pruning(seeds, trials, epochs, tmp):
             best = max(float(r["val_accuracy"]) for r in rows if r["status"] == "completed")
             out[prune].append({"epochs": epochs_run, "seconds": seconds, "best": best,
                                "pruned": sum(r["status"] == "pruned" for r in rows)})
-            print(f"seed {seed} prune={prune:>6}: {epochs_run} trial-epochs, {sum(r['status'] == 'pruned' for r in rows)}"
+            n_pruned = sum(r['status'] == 'pruned' for r in rows)
+            print(f"seed {seed} prune={prune:>6}: {epochs_run} trial-epochs, {n_pruned}"
                   f" pruned, {seconds:.0f} s, best val accuracy {100 * best:.2f}%", flush=True)
     for s_none, s_med, seed in zip(out["none"], out["median"], seeds):
         print(f"seed {seed}: epochs saved {1 - s_med['epochs'] / s_none['epochs']:.1%}, wall saved "

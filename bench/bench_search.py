@@ -372,7 +372,8 @@ def main():
     ap.add_argument("--tuners", default="random,bayesian,hyperband", help="tuners compared (quality)")
     ap.add_argument("--trial-epochs", type=int, help="epochs per trial (quality; default: the spec's)")
     ap.add_argument("--overhead-trials", type=int, default=8)
-    ap.add_argument("--overhead-repeats", type=int, default=3, help="searches, each trial beside its plain fit (overhead)")
+    ap.add_argument("--overhead-repeats", type=int, default=3,
+                    help="searches, each trial beside its plain fit (overhead)")
     ap.add_argument("--epochs", type=int, default=10, help="epochs per trial (overhead)")
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)

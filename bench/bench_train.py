@@ -60,7 +60,8 @@ def accuracy(tmp, seeds):
             epochs = m["epochs"]
         med = statistics.median(accs)
         print(f"| `{spec}.yaml` | {epochs} | {', '.join(f'{100 * a:.2f} %' for a in accs)} | {100 * med:.2f} % "
-              f"| {statistics.median(walls):.0f} s | >= {100 * target:.0f} %: {'met' if med >= target else 'NOT met'} |",
+              f"| {statistics.median(walls):.0f} s | >= {100 * target:.0f} %: "
+              f"{'met' if med >= target else 'NOT met'} |",
               flush=True)
 
 
@@ -79,7 +80,8 @@ def throughput(tmp, runs, epochs):
               file=sys.stderr, flush=True)
     med = statistics.median
     print()
-    print(f"| measurement ({runs} runs of {epochs} epochs, images/s over epochs 2..{epochs}) | median | ratio | target |")
+    print(f"| measurement ({runs} runs of {epochs} epochs, images/s over epochs 2..{epochs}) "
+          "| median | ratio | target |")
     print("|---|---:|---:|---|")
     print(f"| hand-written Keras (`bench/handwritten_digits.py`) | {med(hand):,.0f} | 1.00 | |")
     r = med(ours) / med(hand)

@@ -71,7 +71,8 @@ def import_model(model, name: str | None = None, file: str = "") -> Graph:
                                + "; ".join(missing))
     outputs = [Output(out[0], aliases.get(out[0], out[0])) for out in _tensor_list(config["output_layers"])]
     # a faithful copy keeps the stems that leave a border row unseen (as Keras' ResNet and DenseNet do)
-    return Graph(name=plain_name(name or model.name), nodes=nodes, outputs=tuple(outputs), file=file, quiet=("unseen_border",),
+    return Graph(name=plain_name(name or model.name), nodes=nodes, outputs=tuple(outputs), file=file,
+                 quiet=("unseen_border",),
                  source=f"imported from {file or model.name} by archspec import")
 
 

@@ -13,7 +13,8 @@ The steps, on a graph whose nodes carry structured names (Keras' ``conv3_block2_
    shared where two settings are equal in every occurrence and written ``${filters * 4}`` where one is a
    fixed multiple of another.
 3. **Runs.** Consecutive, chained occurrences of one template (or of one layer with the same settings) whose
-   names differ only in their last index (``conv3_block1``, ``conv3_block2``: one stage) are one item with ``repeat: N``, the settings that differ in a few iterations given by ``first:``, ``last:`` or
+   names differ only in their last index (``conv3_block1``, ``conv3_block2``: one stage) are one item with
+   ``repeat: N``, the settings that differ in a few iterations given by ``first:``, ``last:`` or
    ``iterations:``.  Names follow the Keras ones where they count: ``conv3_block1..4`` becomes
    ``conv3`` with iterations ``block1..4``.
 
@@ -37,7 +38,7 @@ from archspec.writers.emit import Flow
 # tensor is live (for layers with generic names, as Inception's conv2d_12); "indices": by the numbers in the names
 # (MobileNet's conv_dw_3, conv_pw_3).  The shortest spec that resolves back is kept
 LEVELS = (*((level, own) for level in range(1, 7) for own in (False, True)), ("cuts",), ("indices",))
-MAX_PASS_CHOICES = 64  # pass-through choices tried when folding a template into a larger one  # the naming levels tried; the caller keeps the shortest spec that resolves back
+MAX_PASS_CHOICES = 64  # pass-through choices tried when folding a template into a larger one
 
 
 @dataclass
@@ -299,7 +300,7 @@ def _skipping_gives(big, small):
     for picked in itertools.islice(itertools.product(*choices), MAX_PASS_CHOICES):
         passes = dict(zip(extra, picked))
 
-        def through(role):  # a skipped node stands for the input it passes on
+        def through(role, passes=passes):  # a skipped node stands for the input it passes on
             while role in passes:
                 role = big.wiring[role][passes[role]] if big.wiring[role] else "in"
             return role

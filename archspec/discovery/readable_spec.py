@@ -2,8 +2,8 @@
 the one before it, no field at its kind's default, ``defaults:`` for what most nodes of a kind share, and the
 blocks :mod:`archspec.discovery.block_discovery` finds.
 
-``archspec resolve`` writes everything out (:mod:`archspec.writers.emit`); this writes as little as reads the same.  Each
-candidate (flat, and blocks found at each naming level) is resolved again and kept only if every node comes
+``archspec resolve`` writes everything out (:mod:`archspec.writers.emit`); this writes as little as reads the
+same.  Each candidate (flat, and blocks found at each naming level) is resolved again and kept only if every node comes
 back with the same kind, settings and inputs; the shortest one is written.
 """
 

@@ -221,7 +221,8 @@ class _Parser:
                 self.take()
                 kind, field, fpos = self.take()
                 if kind != "name":
-                    raise ExprError(f'expected a field name after "{value}." but found "{field or "end of text"}"', fpos)
+                    found = field or "end of text"
+                    raise ExprError(f'expected a field name after "{value}." but found "{found}"', fpos)
                 return ("field", value, field, pos)
             return ("var", value, pos)
         raise ExprError(f'unexpected "{value or "end of text"}"', pos)

@@ -274,7 +274,8 @@ def f_string(name: str, default: Any, nullable: bool = False, doc: str = "") -> 
     return Field(name, non_empty_string(nullable), default, doc, {"type": "string", "minLength": 1}, nullable)
 
 
-PAIR_JSON = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
+PAIR_JSON = {"anyOf": [{"type": "integer"},
+                       {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
 
 
 def f_pair(name: str, default: Any = REQUIRED, minimum: int = 1, doc: str = "") -> Field:

@@ -136,7 +136,8 @@ class Expander:
         if "repeat" in fields:
             count = self.value(fields["repeat"], scope, fields.at("repeat"), f"{label}.repeat", label)
             if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPEAT:
-                self.error(fields.at("repeat"), label, f"repeat: must be an integer from 0 to {MAX_REPEAT:,}, got {count!r}")
+                self.error(fields.at("repeat"), label,
+                           f"repeat: must be an integer from 0 to {MAX_REPEAT:,}, got {count!r}")
                 raise Skip()
             return self.expand_repeat(kind, fields, scope, in_refs, loc, count, label)
         for key in REPEAT_KEYS[1:]:
@@ -372,7 +373,8 @@ class Expander:
                            f"{did_you_mean(key, COMMON_KEYS + GROUP_KEYS)}")
         layers = fields.get("layers")
         if not isinstance(layers, list) or not layers:
-            self.error(fields.at("layers") if "layers" in fields else loc, path, "a group needs a non-empty layers: list")
+            self.error(fields.at("layers") if "layers" in fields else loc, path,
+                       "a group needs a non-empty layers: list")
             raise Skip()
         variables = dict(scope.vars)
         for vname, raw in (fields.get("variables") or {}).items():

@@ -45,7 +45,8 @@ class Linker:
                 visible.extend(s.names)
                 s = s.parent
             visible = [n for n in visible if n != ref.node.rsplit("/", 1)[-1]]
-            if not text.startswith("/") and scope is not None and scope.root is not None and _find(scope.root, text) is not None:
+            root = scope.root if scope is not None else None
+            if not text.startswith("/") and root is not None and _find(root, text) is not None:
                 self.error(ref.loc, ref.node, f'reference to "{ref.text}": a block sees only its own names and '
                            f'"in" (its input); "{text}" is a top-level node, reached from inside a block as '
                            f'"/{text}"')

@@ -67,8 +67,9 @@ class Flow(dict):
 
 def _node_maps(dumper, data):
     # a layer body ({id: ..., inputs: ..., fields}) reads best on one line
-    flow = isinstance(data, Flow) or (("id" in data or "repeat" in data) and all(not isinstance(v, dict) or not v or isinstance(v, Flow)
-                                                           for v in data.values()))
+    flow = isinstance(data, Flow) or (("id" in data or "repeat" in data)
+                                      and all(not isinstance(v, dict) or not v or isinstance(v, Flow)
+                                              for v in data.values()))
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
 
@@ -78,7 +79,8 @@ _Dumper.add_representer(Flow, _node_maps)
 
 
 def to_yaml(graph: Graph) -> str:
-    header = f"# resolved from {graph.file} by `archspec resolve`: every default, block, repeat and expression applied\n"
+    header = (f"# resolved from {graph.file} by `archspec resolve`: every default, block, repeat and expression "
+              "applied\n")
     return header + yaml.dump(graph_to_spec(graph), Dumper=_Dumper, sort_keys=False, width=160,
                               default_flow_style=False, allow_unicode=True)
 

@@ -12,8 +12,8 @@ What archspec adds to NSGA-II is *pre-selection by the static costs*: each propo
 proposes the one that would add the most hypervolume to the current front, its costs exact and its training
 metrics guessed as the mean of the two completed trials nearest to it in log cost (a crude surrogate, and the
 only guess made; a child adding nothing is proposed only when none adds anything, and then one whose
-network is new before one that only trains a tried network differently).  The trials themselves are the state, so a resumed search proposes exactly
-what the interrupted one would have.
+network is new before one that only trains a tried network differently).  The trials themselves are the state,
+so a resumed search proposes exactly what the interrupted one would have.
 """
 
 from __future__ import annotations

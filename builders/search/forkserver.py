@@ -11,8 +11,8 @@ done; for each job line it reads on stdin (see :func:`builders.search.worker.run
 answers ``{"pid": PID}`` and, when the child ends, ``{"exit": CODE}`` (a negative code is the
 signal that ended it).  A line ``{"preload": {"source": ..., "validation_split": ..., "test_split": ...}}``
 loads that data set into the server (:func:`builders.training.data.keep_loaded`), answered by
-``{"preloaded": NAME}`` (null if it failed to load).  It handles one job at a time.  When its stdin closes (the search ended,
-or died) it kills a running child and exits, so no trial outlives its search.
+``{"preloaded": NAME}`` (null if it failed to load).  It handles one job at a time.  When its stdin closes (the
+search ended, or died) it kills a running child and exits, so no trial outlives its search.
 
 Multiprocessing's own fork server is not used: it re-imports the caller's ``__main__`` module in
 every child, which re-runs an unguarded user script and costs the CLI's imports on every trial.

@@ -272,7 +272,8 @@ def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = N
     if runner is None:
         runner = TrialRunner(timeout=opts.trial_timeout)
     runner.preload_data(*_trial_data(spec.plan, opts))
-    directory = opts.out if opts.role != "worker" else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}")
+    directory = (opts.out if opts.role != "worker"
+                 else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}"))
     tuner = ArchTuner(oracle, hm, opts, runner, objectives, rule, directory=directory, project_name="tuner",
                       overwrite=False)
     try:

@@ -11,7 +11,7 @@ weights of that step.
 
     checkpoints/
       latest.weights.h5            latest.weights.h5.bkp
-      training_metadata.json       training_metadata.json.bkp     {"epoch": epochs finished, "batch": ..., "sha256": ...}
+      training_metadata.json       training_metadata.json.bkp     {"epoch": epochs done, "batch": .., "sha256": ..}
 
 Importing this module imports Keras: do it once the devices are set up (:mod:`builders.training.devices`).
 """

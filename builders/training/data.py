@@ -335,7 +335,8 @@ def check_compatible(data: Data, *, input_shape, num_classes, max_upscale, spec_
     if n_data > num_classes:
         raise TrainingError(
             f"data {data.name} has {n_data} classes (labels 0..{n_data - 1}) but {spec_name}'s output "
-            f"{output_name!r} has {num_classes} units; set the number of classes, e.g. --set variables.classes={n_data}")
+            f"{output_name!r} has {num_classes} units; set the number of classes, e.g. "
+            f"--set variables.classes={n_data}")
     if n_data < num_classes:
         raise TrainingError(
             f"data {data.name} has {n_data} classes but {spec_name}'s output {output_name!r} has {num_classes} units; "

@@ -113,11 +113,12 @@ def test_the_wrong_number_of_inputs_is_an_error_at_the_call(write_spec, call, me
 
 
 @pytest.mark.parametrize("body, message", [
-    ('filters: "${in.chanels}", inputs: in', '"in" has no field "chanels" (did you mean "channels"?); its fields: channels, '
-                                 "height, width, shape, rank"),
-    ('filters: "${in}", inputs: in', '"in" is a block input (a tensor); read one of its fields, in.channels, in.height'),
-    ('filters: "${width.channels}", inputs: in', '"width.channels": "width" is not a block input; only a block\'s inputs '
-                                     "have fields"),
+    ('filters: "${in.chanels}", inputs: in',
+     '"in" has no field "chanels" (did you mean "channels"?); its fields: channels, height, width, shape, rank'),
+    ('filters: "${in}", inputs: in',
+     '"in" is a block input (a tensor); read one of its fields, in.channels, in.height'),
+    ('filters: "${width.channels}", inputs: in',
+     '"width.channels": "width" is not a block input; only a block\'s inputs have fields'),
 ])
 def test_a_misread_input_shape_says_what_would_be_right(write_spec, body, message):
     spec = f"""\

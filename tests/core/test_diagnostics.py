@@ -122,14 +122,16 @@ def test_border_warning_for_valid_stride(write_spec):
     ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {conv2d: {filters: 2, kernel: 3}}]\n",
      "conv2d needs a 3-D input (H, W, C), got shape 4"),
     ("spec_version: 1\nlayers: [{dense: {units: 2}}]\n", "this node has no input: the first node must be an `input`"),
-    ("spec_version: 1\nlayers: [{input: {shape: [8, 8, 2]}}, {conv2d: {filters: 2, kernel: 3, strides: 2, dilation: 2}}]\n",
+    ("spec_version: 1\nlayers: [{input: {shape: [8, 8, 2]}}, "
+     "{conv2d: {filters: 2, kernel: 3, strides: 2, dilation: 2}}]\n",
      "strides > 1 together with dilation > 1 is not supported"),
     ("spec_version: 1\nlayers: [{input: {shape: [100000, 100000, 3]}}]\n", "more than a tensor can hold"),
     ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {units: 2, repeat: 1000000000}}]\n",
      "repeat: must be an integer from 0 to 10,000"),
     ("spec_version: 1\nlayers: [{input: {shape: [4]}}, {dense: {id: a, units: 2}}, {dense: {id: a, units: 2}}]\n",
      'the id "a" is already used in this scope'),
-    ("spec_version: 1\nlayers:\n  - input: {shape: [4]}\n  - {dense: {units: 2}, dropout: 0.5}\n", "a layer mapping has one key"),
+    ("spec_version: 1\nlayers:\n  - input: {shape: [4]}\n  - {dense: {units: 2}, dropout: 0.5}\n",
+     "a layer mapping has one key"),
     ("spec_version: 1\nlayers:\n  - input: {id: x, shape: [14, 14, 32]}\n  - max_pool2d: 2\n"
      "  - add: {inputs: [x, max_pool2d_1]}\n",
      "Shapes may also broadcast: aligned from the right, each axis equal or 1"),
@@ -168,7 +170,8 @@ def test_a_problem_in_a_repeated_block_is_reported_once_with_its_count(write_spe
           - unit: {repeat: 20, f: 4}
     """, "rep.yaml"))
     assert len(errs) == 2
-    assert errs[0].split("rep.yaml:")[1].startswith('8:9: unit_1/frobnicate_1: unknown layer kind or block "frobnicate"')
+    assert errs[0].split("rep.yaml:")[1].startswith(
+        '8:9: unit_1/frobnicate_1: unknown layer kind or block "frobnicate"')
     assert "(in 20 places; also unit_2/frobnicate_1, unit_3/frobnicate_1, unit_4/frobnicate_1, …)" in errs[0]
 
 

@@ -39,7 +39,8 @@ def test_messages_name_the_dotted_field():
     assert _errors({"solver": "quick"}) == ['f.yaml: demo.solver: unknown solver "quick"; one of fast, slow']
     assert _errors({"solver": {"name": "fast", "tolerance": 1}}) == [
         'f.yaml: unknown key "tolerance" in demo.solver; allowed: name, exact']
-    assert _errors({"extra": 0}) == ["f.yaml: demo.extra: expected a mapping such as {mode: a}, got 0"]  # 0 is not False
+    # 0 is not False
+    assert _errors({"extra": 0}) == ["f.yaml: demo.extra: expected a mapping such as {mode: a}, got 0"]
     assert _errors({"weights": {"x": -1}}) == ["f.yaml: demo.weights.x: expected a number >= 0, got -1"]
     assert _errors({"tags": [""]}) == ["f.yaml: demo.tags: expected a list of tags, got ['']"]
 

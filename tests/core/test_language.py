@@ -48,7 +48,8 @@ def test_several_inputs_and_named_outputs(write_spec):
           - {node: aux, name: aux_label, loss_weight: 0.3}
     """))
     assert [n.path for n in a.graph.inputs] == ["image", "meta"]
-    assert [(o.name, o.node, o.loss_weight) for o in a.graph.outputs] == [("label", "main", 1.0), ("aux_label", "aux", 0.3)]
+    assert [(o.name, o.node, o.loss_weight) for o in a.graph.outputs] == [("label", "main", 1.0),
+                                                                            ("aux_label", "aux", 0.3)]
     assert a.nodes["both"].shape == [68]
 
 
@@ -196,7 +197,8 @@ def test_standard_blocks_are_spec_files(write_spec):
           - dense: {units: 2}
     """))
     assert a.nodes["res/out"].shape == [16, 16, 8]
-    assert a.graph.nodes["res/add"].inputs == ("res/bn_b", "res/bn_b") or a.graph.nodes["res/add"].inputs[0] == "input_1"
+    add_inputs = a.graph.nodes["res/add"].inputs
+    assert add_inputs == ("res/bn_b", "res/bn_b") or add_inputs[0] == "input_1"
     assert a.graph.nodes["proj/add"].inputs == ("proj/proj_bn", "proj/bn_c")
     assert a.nodes["proj/out"].shape == [8, 8, 16]
     assert a.nodes["inc/concat"].shape == [8, 8, 16]
@@ -591,5 +593,6 @@ def test_when_false_on_a_merge_must_say_which_input_passes(write_spec):
 
 def test_passes_names_the_input_a_switched_off_merge_stands_for(write_spec):
     spec = WHEN_ON_A_MERGE.replace(" PASSES", ", passes: s").replace("conv2d: {id: r,", "conv2d: {id: r, inputs: s,")
-    graph = check(write_spec(spec.replace("  - flatten: {id: flat}", "  - flatten: {id: flat}\noutputs: [flat, r]"))).graph
+    spec = spec.replace("  - flatten: {id: flat}", "  - flatten: {id: flat}\noutputs: [flat, r]")
+    graph = check(write_spec(spec)).graph
     assert graph.nodes["flat"].inputs == ("s",)

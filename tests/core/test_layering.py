@@ -77,6 +77,6 @@ def test_no_two_modules_import_each_other():
 def test_the_static_commands_load_no_backend():
     code = ("import sys, archspec; s = archspec.load('specs/resnet50.yaml'); s.summary(); s.to_dict(); "
             "from archspec.writers.schema import build_schema; build_schema(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & set(%r)))" % (BACKENDS,))
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({BACKENDS!r})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr + out.stdout

@@ -62,7 +62,8 @@ def test_zfnet_is_alexnet_with_7x7_stride2_first_conv():
     a = check(os.path.join(SPECS, "zfnet.yaml"))
     conv1 = a.graph.nodes["conv1"].attrs
     assert conv1["kernel"] == [7, 7] and conv1["strides"] == [2, 2]
-    assert [a.nodes[p].shape[0] for p in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == [110, 55, 26, 13, 13, 6]
+    sizes = [a.nodes[p].shape[0] for p in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")]
+    assert sizes == [110, 55, 26, 13, 13, 6]
 
 
 def test_inception_v1_heads_and_counts():
@@ -80,7 +81,8 @@ def test_inception_v1_heads_and_counts():
     for path, shape in {"inception_3a/concat": [28, 28, 256], "inception_3b/concat": [28, 28, 480],
                         "inception_4e/concat": [14, 14, 832], "inception_5b/concat": [7, 7, 1024]}.items():
         assert a.nodes[path].shape == shape
-    assert sum(i.params for p, i in a.nodes.items() if p.startswith("inception_3a/")) == 163_696  # Table 1 says 159K; this is the exact count with biases
+    # Table 1 says 159K; this is the exact count with biases
+    assert sum(i.params for p, i in a.nodes.items() if p.startswith("inception_3a/")) == 163_696
 
 
 def test_vgg16_macs():
@@ -154,7 +156,8 @@ def test_resolve_output_checks_to_the_same_summary(path, tmp_path):
     assert ja["nodes"] == jb["nodes"]
     assert ja["hash"] == jb["hash"]
     assert [o.__dict__ for o in a.graph.outputs] != [] and \
-        [(o.name, o.node, o.loss_weight) for o in a.graph.outputs] == [(o.name, o.node, o.loss_weight) for o in b.graph.outputs]
+        [(o.name, o.node, o.loss_weight) for o in a.graph.outputs] == \
+        [(o.name, o.node, o.loss_weight) for o in b.graph.outputs]
 
 
 def test_summary_json_totals_shape():

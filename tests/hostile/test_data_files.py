@@ -45,8 +45,8 @@ def _npy_bytes(shape, dtype="<f4"):
 def test_a_huge_label_is_refused_before_a_class_list_is_built(tmp_path, bounded_memory):
     x = np.zeros((4, 8, 8), np.uint8)
     path = _npz(tmp_path / "d.npz", x_train=x, y_train=np.array([0, 1, 2, 200_000_000]))
-    with pytest.raises(TrainingError, match=r"d.npz: y_train: labels up to 200,000,000 would make 200,000,001 classes, over "
-                                            r"the limit of 100,000 \(set ARCHSPEC_MAX_CLASSES"):
+    with pytest.raises(TrainingError, match=r"d.npz: y_train: labels up to 200,000,000 would make 200,000,001 "
+                                            r"classes, over the limit of 100,000 \(set ARCHSPEC_MAX_CLASSES"):
         D.load_data(path)
 
 

@@ -32,7 +32,9 @@ from builders.keras_model import (  # noqa: E402
 from cli import cli as cli_group  # noqa: E402
 from tests.helpers import ROOT, SPECS  # noqa: E402
 
-BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", "densenet169", "densenet201", *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}  # 60M+ parameters, or many layers
+# 60M+ parameters, or many layers
+BIG = {"alexnet", "zfnet", "vgg16", "resnet101", "resnet152", "densenet169", "densenet201",
+       *(f"efficientnet_b{i}" for i in range(2, 8)), "convnext_small", "convnext_base"}
 BUILTIN_KINDS = {
     "input", "conv2d", "depthwise_conv2d", "separable_conv2d", "dense", "max_pool2d", "avg_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "lrn", "batchnorm", "dropout", "activation", "flatten",

@@ -219,7 +219,8 @@ def test_a_live_model_through_the_python_api(tmp_path):
         for k in (1, 2, 3):
             x = keras.layers.Conv2D(8 * stage, 3, padding="same", activation="relu", name=f"stage{stage}_conv{k}")(x)
         x = keras.layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
-    outputs = keras.layers.Dense(4, activation="softmax", name="head")(keras.layers.GlobalAveragePooling2D(name="gap")(x))
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="head")(pooled)
     model = keras.Model(inputs, outputs)
     text = archspec.import_keras(model, str(tmp_path / "net.yaml"), str(tmp_path / "w.keras"))
     assert (tmp_path / "net.yaml").read_text() == text and "repeat: 3" in text
