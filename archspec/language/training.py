@@ -183,7 +183,8 @@ def _matches_a_node(reader, patterns, i, context):
         return
     paths = list(context.graph.nodes)
     if not match_paths(patterns[i], paths):
-        reader.error(patterns, i, "training.freeze", f'"{patterns[i]}" matches no node{did_you_mean(patterns[i], paths)}')
+        reader.error(patterns, i, "training.freeze",
+                     f'"{patterns[i]}" matches no node{did_you_mean(patterns[i], paths)}')
 
 
 def _splits_leave_training_data(reader, section, values, dotted, context):
@@ -208,7 +209,8 @@ AUGMENTATION = Group("augmentation", (
     _fraction("brightness", 0.0, "+- fraction of the value range"),
     _fraction("contrast", 0.0, "+- factor"),
     f_number("noise", 0.0, 0.0, doc="stddev of additive Gaussian noise"),
-    f_enum("fill_mode", FILL_MODES, "constant", "pixels moved in from outside: constant (zeros) | reflect | nearest | wrap"),
+    f_enum("fill_mode", FILL_MODES, "constant",
+           "pixels moved in from outside: constant (zeros) | reflect | nearest | wrap"),
 ), "random transforms of training batches: flip rotate crop zoom translate shear blur brightness contrast noise",
     expected="a mapping such as {flip: horizontal, rotate: 10}",
     aliases=((None, _EMPTY), (False, _EMPTY), ("none", _EMPTY)))
@@ -314,4 +316,5 @@ def training_section(doc: Document, graph: Any) -> dict[str, Any]:  # graph: an 
     return raw if raw == resolved else resolved
 
 
-__all__ = ["AUGMENTATION", "DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting", "match_paths", "training_config", "training_section"]
+__all__ = ["AUGMENTATION", "DEFAULTS", "FIELD_DOCS", "TRAINING", "TrainingError", "default_config", "is_augmenting",
+           "match_paths", "training_config", "training_section"]

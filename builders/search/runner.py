@@ -30,7 +30,7 @@ class TrialRunner:
         self.buffer = b""
         self.ready = False  # the server has said it finished its imports
         self.pid = None  # the running trial's process
-        self.data_args: dict[str, object] | None = None  # the data set the server loads for the trials (see preload_data)
+        self.data_args: dict[str, object] | None = None  # the data set the server loads for trials (see preload_data)
         self.preloading = False  # the server is loading it
 
     def start(self) -> TrialRunner:
