@@ -22,13 +22,21 @@ thin layer over the same functions: it parses options and formats what they retu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from archspec.analysis import Analysis, check
-from archspec.errors import Loc
-from archspec.language.document import load_document
+from archspec.errors import Diagnostic, Loc
+from archspec.ir import Graph
+from archspec.language.document import Document, load_document
 from archspec.language.training import TrainingError, training_config, training_section
 from archspec.resolve import resolve
+
+if TYPE_CHECKING:  # for the checker only: nothing of these is imported when archspec is
+    from archspec.analysis.diff import Diff
+    from archspec.analysis.memory import TrainingMemory
+    from builders.gradcheck import GradCheckResult
 
 
 class Spec:
@@ -43,7 +51,8 @@ class Spec:
             search annotations a search explores.
     """
 
-    def __init__(self, path: str, analysis: Analysis, overrides: dict, choices: dict, document=None):
+    def __init__(self, path: str, analysis: Analysis, overrides: dict[str, Any], choices: dict[str, Any],
+                 document: Document | None = None) -> None:
         self.path = path
         self.analysis = analysis
         self.overrides = dict(overrides)
@@ -51,13 +60,13 @@ class Spec:
         self.document = document
 
     @property
-    def plan(self):
+    def plan(self) -> Any:  # a TrainingPlan: a class generated at run time, Any to the checker
         """The ``training:`` section, validated once, every default filled in
         (:class:`~archspec.language.training_plan.TrainingPlan`)."""
         return self.analysis.plan
 
     @property
-    def graph(self):
+    def graph(self) -> Graph:
         """The resolved graph (:class:`~archspec.ir.Graph`): nodes by path, inputs, outputs."""
         return self.analysis.graph
 
@@ -66,14 +75,14 @@ class Spec:
         return self.graph.name
 
     @property
-    def warnings(self) -> list:
+    def warnings(self) -> list[Diagnostic]:
         return self.analysis.warnings
 
     def hash(self) -> str:
         """The canonical graph hash: equal for the same network, whatever its node names or branch order."""
         return self.graph.hash()
 
-    def totals(self) -> dict:
+    def totals(self) -> dict[str, int]:
         """Parameters (trainable, non-trainable), MACs, activation memory and node count."""
         return self.analysis.totals()
 
@@ -83,14 +92,14 @@ class Spec:
 
         return summary_text(self.analysis, depth)
 
-    def to_dict(self, depth: int | None = None) -> dict:
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         """What ``archspec summary --json`` prints: totals, nodes, warnings."""
         from archspec.analysis.report import summary_json
 
         return summary_json(self.analysis, depth)
 
     def training_memory(self, batch: int, optimizer: str | None = None, mixed_precision: bool = False,
-                        replicas: int = 1):
+                        replicas: int = 1) -> TrainingMemory:
         """The memory of one training step at the global ``batch``, as ``archspec summary --batch`` estimates it
         (:class:`archspec.analysis.memory.TrainingMemory`; ``.total`` in bytes).
 
@@ -112,20 +121,20 @@ class Spec:
 
         return to_yaml(self.graph)
 
-    def diff(self, other: Spec, depth: int = 1):
+    def diff(self, other: Spec, depth: int = 1) -> Diff:
         """What changed from this spec to ``other`` (:class:`archspec.analysis.diff.Diff`: ``.equal``, ``.changes``,
         ``.blocks``), as ``archspec diff`` prints it."""
         from archspec.analysis.diff import diff
 
         return diff(self.analysis, other.analysis, depth)
 
-    def to_keras(self, include_aux: bool = True):
+    def to_keras(self, include_aux: bool = True) -> Any:  # a keras.Model (Keras is imported when called)
         """A ``keras.Model``: one layer per node, named after its path (imports Keras)."""
         from builders.keras_model import build_model
 
         return build_model(self.graph, include_aux=include_aux)
 
-    def render(self, path: str, **options) -> str:
+    def render(self, path: str, **options: Any) -> str:
         """Draw the network with Graphviz to ``path`` (.svg, .png, .pdf or .dot) or as the interactive view
         (.html); options as ``archspec render``: ``detail`` ("blocks", "layers" or a depth), ``direction``,
         ``show_shapes``, ``show_params``, ``edge_shapes``, ``legend``; ``against`` (another ``Spec``, .html
@@ -137,12 +146,13 @@ class Spec:
         render_spec_analysis(self.analysis, path, **options)
         return path
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         t = self.totals()
         return f"<archspec.Spec {self.name!r}: {t['nodes']} nodes, {t['params']:,} params, {t['macs']:,} MACs>"
 
 
-def load(path: str, set: dict | None = None, choose: dict | None = None) -> Spec:  # noqa: A002 - the CLI's names
+def load(path: str, set: dict[str, Any] | None = None,  # noqa: A002 - the CLI's names
+         choose: dict[str, Any] | None = None) -> Spec:
     """Read, resolve and check a spec file.
 
     Args:
@@ -160,7 +170,8 @@ def load(path: str, set: dict | None = None, choose: dict | None = None) -> Spec
 
 def train(spec: str, *, data: str | None = None, epochs: int | None = None, batch_size: int | None = None,
           out: str | None = None, resume: bool = False, overwrite: bool = False, devices: str = "auto",
-          set: dict | None = None, choose: dict | None = None, quiet: bool = False, echo=print) -> dict:  # noqa: A002
+          set: dict[str, Any] | None = None, choose: dict[str, Any] | None = None,  # noqa: A002
+          quiet: bool = False, echo: Callable[..., None] = print) -> dict[str, Any]:
     """Train a spec as ``archspec train`` does; returns the run's metrics (also in ``OUT/metrics.json``).
 
     ``data``, ``epochs`` and ``batch_size`` override the spec's ``training:`` section, as ``set`` can any of its
@@ -179,8 +190,9 @@ def train(spec: str, *, data: str | None = None, epochs: int | None = None, batc
 
 
 def search(spec: str, *, out: str | None = None, tuner: str = "random", max_trials: int = 10,
-           epochs: int | None = None, data: str | None = None, set: dict | None = None,  # noqa: A002
-           resume: bool = False, overwrite: bool = False, echo=print, **options) -> dict:
+           epochs: int | None = None, data: str | None = None, set: dict[str, Any] | None = None,  # noqa: A002
+           resume: bool = False, overwrite: bool = False, echo: Callable[..., None] = print,
+           **options: Any) -> dict[str, Any]:
     """Search an annotated spec with Keras Tuner, as ``archspec search`` does; writes ``OUT/best.yaml`` (``OUT``
     defaults to ``searches/<spec name>``) and returns the summary (leaderboard rows, the best trial).
 
@@ -197,7 +209,7 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
     overrides = dict(set or {})
     annotated = load_annotated(spec, set=overrides)
     if out is None:
-        name = annotated.document.data.get("name")
+        name = cast(Document, annotated.document).data.get("name")  # load_annotated always keeps the document
         from archspec.files import OutputRefused, default_folder
 
         try:
@@ -219,7 +231,7 @@ def search(spec: str, *, out: str | None = None, tuner: str = "random", max_tria
             runner.abort()  # a trial still running when the search fails or is interrupted
 
 
-def _search_limits(tuner: str, options: dict) -> dict:
+def _search_limits(tuner: str, options: dict[str, Any]) -> dict[str, Any]:
     """``options`` with ``max_memory`` (bytes) and ``max_latency`` (seconds) read from their texts, and the
     objectives checked against each other and the tuner."""
     from archspec.analysis.memory import parse_size
@@ -234,7 +246,7 @@ def _search_limits(tuner: str, options: dict) -> dict:
     return options
 
 
-def load_annotated(path: str, set: dict | None = None) -> Spec:  # noqa: A002 - the CLI's name
+def load_annotated(path: str, set: dict[str, Any] | None = None) -> Spec:  # noqa: A002 - the CLI's name
     """An annotated spec at its default choices, as a search reads it: resolved (its errors raised), its training
     section validated, its graph analysed without raising (a candidate the analysis refuses is screened out
     like any other).
@@ -258,7 +270,7 @@ def load_annotated(path: str, set: dict | None = None) -> Spec:  # noqa: A002 - 
     return Spec(path, analysis, overrides, {}, document)
 
 
-def import_keras(model, output: str | None = None, weights: str | None = None) -> str:
+def import_keras(model: Any, output: str | None = None, weights: str | None = None) -> str:
     """A live functional or Sequential ``keras.Model`` as a spec a person would write (what ``archspec import``
     writes), its blocks and repeats found: :func:`import_model` of a live model.
 
@@ -282,7 +294,7 @@ class ImportedSpec:
     analysis: Analysis
 
 
-def import_model(source, output: str | None = None, weights: str | None = None) -> ImportedSpec:
+def import_model(source: Any, output: str | None = None, weights: str | None = None) -> ImportedSpec:
     """Turn a Keras model into a spec a person would write (blocks and repeats found), as ``archspec import`` does;
     the spec is checked before anything is written.
 
@@ -320,7 +332,8 @@ def import_model(source, output: str | None = None, weights: str | None = None) 
     return ImportedSpec(written.text, analysis)
 
 
-def spec_training_config(spec: str, overrides: dict | None = None, choices: dict | None = None):
+def spec_training_config(spec: str, overrides: dict[str, Any] | None = None,
+                         choices: dict[str, Any] | None = None) -> tuple[Graph, dict[str, Any]]:
     """Resolve ``spec`` and validate its training section with source locations: (graph, config)."""
     doc = load_document(spec, overrides=overrides)
     graph = resolve(doc, choices)
@@ -330,7 +343,7 @@ def spec_training_config(spec: str, overrides: dict | None = None, choices: dict
 # ---------------------------------------------------------------- what the other commands do
 
 
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, as ``archspec schema`` prints it (for editors)."""
     from archspec.writers.schema import build_schema
 
@@ -348,10 +361,10 @@ class Catalogue:
         specs: ``(file name, description)`` of every reference spec.
     """
 
-    kinds: list
-    blocks: list
+    kinds: list[tuple[str, str, tuple[str, ...]]]
+    blocks: list[tuple[str, str, str]]
     specs_dir: str | None
-    specs: list
+    specs: list[tuple[str, str]]
 
 
 def kinds() -> Catalogue:
@@ -362,29 +375,29 @@ def kinds() -> Catalogue:
 
     layer_kinds = [(name, kind.doc.split(". ")[0].rstrip("."), tuple(kind.aliases))
                    for name, kind in sorted(K.KINDS.items())]
-    blocks = []
+    blocks: list[tuple[str, str, str]] = []
     for fname in sorted(os.listdir(STD_BLOCKS)):
         if fname.endswith(".yaml"):
             lib = read_file(os.path.join(STD_BLOCKS, fname))
             blocks += [(f"std:{fname[:-5]}", name, ", ".join(b.get("params") or {}))
                        for name, b in (lib.get("blocks") or {}).items()]
     specs_dir = _reference_specs_dir()
-    specs = []
+    specs: list[tuple[str, str]] = []
     for fname in sorted(os.listdir(specs_dir)) if specs_dir else []:
         if fname.endswith((".yaml", ".yml", ".json")):
-            data = read_file(os.path.join(specs_dir, fname))
+            data = read_file(os.path.join(cast(str, specs_dir), fname))  # the loop runs only for a folder
             specs.append((fname, data.get("description", "") if isinstance(data, dict) else ""))
     return Catalogue(layer_kinds, blocks, specs_dir, specs)
 
 
-def _reference_specs_dir():
+def _reference_specs_dir() -> str | None:
     """The reference specs: the project's own ``specs/`` (an absolute path, right from any folder)."""
     d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
     return d if os.path.isdir(d) else None
 
 
-def starter(name: str, family: str = "vgg", data: str = "digits", input_shape=None, output: str | None = None,
-            overwrite: bool = False) -> str:
+def starter(name: str, family: str = "vgg", data: str = "digits", input_shape: Sequence[int] | None = None,
+            output: str | None = None, overwrite: bool = False) -> str:
     """A small, commented starter spec that checks and trains as written, as ``archspec init`` writes it.
 
     Args:
@@ -411,7 +424,7 @@ def starter(name: str, family: str = "vgg", data: str = "digits", input_shape=No
 
 
 def evaluate(run: str, *, data: str | None = None, split: str | None = None, batch_size: int | None = None,
-             devices: str | None = "auto") -> dict:
+             devices: str | None = "auto") -> dict[str, Any]:
     """Loss and accuracy of the model in a run folder, as ``archspec evaluate`` reports them.
 
     Args:
@@ -428,7 +441,8 @@ def evaluate(run: str, *, data: str | None = None, split: str | None = None, bat
     return run_evaluate(run, data=data, split=split, batch_size=batch_size, devices=devices)
 
 
-def predict(run: str, images, top_k: int = 3, errors: list | None = None) -> list:
+def predict(run: str, images: Iterable[str], top_k: int = 3, errors: list[tuple[str, str]] | None = None
+            ) -> list[tuple[str, list[tuple[str, float]]]]:
     """Classify image files with the model in a run folder, as ``archspec predict`` does.
 
     Args:
@@ -449,7 +463,7 @@ def predict(run: str, images, top_k: int = 3, errors: list | None = None) -> lis
 class WeightsError(TrainingError):
     """Weights that :func:`build` cannot load; ``detail`` is ``"PATH: what is wrong"``."""
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str) -> None:
         super().__init__(f"weights {detail}")
         self.detail = detail
 
@@ -459,12 +473,13 @@ class BuiltModel:
     """What :func:`build` made: the Keras model and, with ``weights``, the node paths whose weights were loaded
     and ``(node path, why)`` of those that kept their initial weights."""
 
-    model: object
-    loaded: list
-    skipped: list
+    model: Any  # a keras.Model
+    loaded: list[str]
+    skipped: list[tuple[str, str]]
 
 
-def build(spec, output: str | None = None, *, include_aux: bool = True, weights: str | None = None) -> BuiltModel:
+def build(spec: Spec | str, output: str | None = None, *, include_aux: bool = True,
+          weights: str | None = None) -> BuiltModel:
     """Compile a spec to a Keras model (one layer per node, named after its path), as ``archspec build`` does.
 
     Args:
@@ -490,7 +505,7 @@ def build(spec, output: str | None = None, *, include_aux: bool = True, weights:
     return BuiltModel(model, loaded, skipped)
 
 
-def _load_weights(path, model, graph):
+def _load_weights(path: str, model: Any, graph: Graph) -> tuple[list[str], list[tuple[str, str]]]:
     from builders.keras_model import layer_name
     from builders.training.recipe import load_init_weights
 
@@ -513,12 +528,13 @@ class Gradcheck:
     """What :func:`gradcheck` found: ``cases`` as ``(label, results, table)``, the worst relative error
     (``inf`` for a NaN) and its verdict."""
 
-    cases: list
+    cases: list[tuple[str, list[GradCheckResult], str]]
     worst: float
     verdict: str
 
 
-def gradcheck(target, *, explicit_backward: bool = False, coords: int = 5, batch: int = 2, seed: int = 0) -> Gradcheck:
+def gradcheck(target: str | Spec, *, explicit_backward: bool = False, coords: int = 5, batch: int = 2,
+              seed: int = 0) -> Gradcheck:
     """Numerical gradient check in float64, analytic gradients against centred differences, as
     ``archspec gradcheck`` does.
 
@@ -539,7 +555,7 @@ def gradcheck(target, *, explicit_backward: bool = False, coords: int = 5, batch
         from builders import gradcheck as G
 
         if graph is None:
-            cases = G.check_layer_cases(target, n_coords=coords, seed=seed)
+            cases = G.check_layer_cases(cast(str, target), n_coords=coords, seed=seed)  # one of GRADCHECK_LAYERS
         else:
             if explicit_backward:
                 graph = G.with_explicit_backward(graph)
@@ -556,7 +572,7 @@ _BACK_END_ERRORS = {"BuildError": "builders.keras_model", "ModelImportError": "b
                     "RenderError": "builders.drawing.dot"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """The back ends' errors (``BuildError``, ``ModelImportError``, ``RenderError``), imported when first asked
     for: importing some of them imports Keras."""
     if name in _BACK_END_ERRORS:

@@ -45,9 +45,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    from archspec.ir import Graph
 
 __all__ = [
     "DEFAULT_H",
@@ -116,7 +120,7 @@ def relative_error(analytic, numeric):
     return err
 
 
-def verdict(max_rel_error):
+def verdict(max_rel_error: float) -> str:
     """Map a relative error to the cs231n verdict."""
     if not np.isfinite(max_rel_error):
         return "wrong"
@@ -432,7 +436,7 @@ def all_good(results, threshold=GOOD):
     return all(r.max_rel_error <= threshold for r in results)
 
 
-def format_results(results):
+def format_results(results: list[GradCheckResult]) -> str:
     """A plain-text table of the results."""
     lines = [f"{'tensor':40s} {'shape':>18s} {'n':>3s} {'max rel err':>12s}  verdict"]
     for r in results:
@@ -477,7 +481,8 @@ def _explicit_conv2d_cases():
 LAYER_CASES = {"lrn": _lrn_cases, "explicit_conv2d": _explicit_conv2d_cases}
 
 
-def check_layer_cases(name, n_coords=DEFAULT_COORDS, seed=0):
+def check_layer_cases(name: str, n_coords: int = DEFAULT_COORDS, seed: int = 0
+                      ) -> list[tuple[str, list[GradCheckResult]]]:
     """Check one of :data:`LAYER_CASES`; returns ``[(case label, results)]``."""
     rng = np.random.default_rng(seed)
     return [(label, check_layer(factory, rng.standard_normal(shape), n_coords=n_coords, seed=seed))
@@ -490,7 +495,7 @@ def _set_attrs(graph, which, **attrs):
     return dataclasses.replace(graph, nodes=nodes)
 
 
-def with_explicit_backward(graph):
+def with_explicit_backward(graph: Graph) -> Graph:
     """The graph with every (ungrouped) ``conv2d`` node set to ``backward: explicit``."""
     return _set_attrs(graph, lambda n: n.kind == "conv2d" and int(n.attrs.get("groups", 1) or 1) == 1,
                       backward="explicit")
@@ -503,7 +508,8 @@ def _float64_inputs(graph):
         ("float", "bfloat")), dtype="float64")
 
 
-def check_graph(graph, batch=2, n_coords=DEFAULT_COORDS, seed=0):
+def check_graph(graph: Graph, batch: int = 2, n_coords: int = DEFAULT_COORDS, seed: int = 0
+                ) -> list[GradCheckResult]:
     """Gradient-check the Keras model of a resolved spec (every output, auxiliary heads included)
     on a random standard-normal batch, with initial weights drawn from ``seed``; returns the results
     (one per weight tensor, then inputs)."""

@@ -155,7 +155,7 @@ def build_spec(spec, choices=None, overrides=None, **kwargs):
     return build_model(analysis.graph, **kwargs), analysis
 
 
-def save_model(model, path):
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:  # model: a keras.Model
     """``model.save(path)`` atomically: a temporary ``.keras`` file in the same folder, renamed into place."""
     path = os.fspath(path)
     if not path.endswith(".keras"):

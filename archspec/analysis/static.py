@@ -48,10 +48,10 @@ class Analysis:
     plan: object = None  # the training section, validated (archspec.language.training_plan.TrainingPlan): by check()
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
-    def totals(self):
+    def totals(self) -> dict[str, int]:
         infos = self.nodes.values()
         t = sum(i.trainable for i in infos)
         nt = sum(i.non_trainable for i in infos)

@@ -34,7 +34,7 @@ parameters") are the ones the project's seed notes list; AdamW is Loshchilov & H
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archspec.errors import Collector, Loc, did_you_mean
 from archspec.language.fields import (
@@ -51,6 +51,9 @@ from archspec.language.fields import (
     non_empty_string,
     read_section,
 )
+
+if TYPE_CHECKING:
+    from archspec.language.document import Document
 
 
 class TrainingError(Exception):
@@ -303,7 +306,7 @@ def is_augmenting(config: dict) -> bool:
             or a.get("flip", "none") != "none")
 
 
-def training_section(doc, graph):
+def training_section(doc: Document, graph: Any) -> dict[str, Any]:  # graph: an archspec.ir.Graph (a later stage)
     """The training mapping to validate: the document's own (it knows file:line:col of every value) when
     resolution left it unchanged, else the resolved one (variables, expressions and search choices applied)."""
     raw = doc.data.get("training")

@@ -32,9 +32,12 @@ import os
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from builders.compat import UntestedVersion
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 TESTED = ((3, 11), (3, 14))  # [low, below)
 
@@ -75,11 +78,11 @@ def call_with_stack_room(fn, *args, **kwargs):
     return _call_in_chunk(fn, args, kwargs)
 
 
-def with_stack_room(fn):
+def with_stack_room(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorator: every call of ``fn`` goes through :func:`call_with_stack_room`."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         return _call_in_chunk(fn, args, kwargs)
 
     return wrapper

@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from builders.drawing.dot import RenderError, render, to_dot
 from builders.drawing.html import write_html
 
+if TYPE_CHECKING:
+    from archspec.analysis import Analysis
 
-def render_spec_analysis(analysis, path, **options):
+
+def render_spec_analysis(analysis: Analysis, path: str, **options: Any) -> str:
     """``to_dot`` then ``render``: the ``archspec render`` command; a ``.html`` path gets the interactive view
     (:mod:`builders.drawing.html`), with ``against`` (another analysis) what differs from it marked."""
     if os.fspath(path).lower().endswith(".html"):

@@ -26,15 +26,14 @@ class TrialRunner:
 
     def __init__(self, timeout: float | None = None):
         self.timeout = timeout
-        self.server = None
+        self.server: subprocess.Popen[bytes] | None = None
         self.buffer = b""
         self.ready = False  # the server has said it finished its imports
         self.pid = None  # the running trial's process
-        # the data set the server loads for the trials (see preload_data)
-        self.data_args: dict[str, object] | None = None
+        self.data_args: dict[str, object] | None = None  # the data set the server loads for trials (see preload_data)
         self.preloading = False  # the server is loading it
 
-    def start(self):
+    def start(self) -> TrialRunner:
         """Start the fork server now, so that its imports overlap with the search's own start-up."""
         if self.server is None or self.server.poll() is not None:
             env = dict(os.environ)
@@ -181,7 +180,7 @@ class TrialRunner:
             server.wait()
         server.stdout.close()
 
-    def abort(self):
+    def abort(self) -> None:
         """Stop a running trial and the server at once (the search is failing or interrupted)."""
         self._kill_trial()
         self.pid = None

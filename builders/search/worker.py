@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 from archspec.files import write_text
 
@@ -41,7 +42,7 @@ def run_job(job: dict):
         opts = TrainOptions(**job["options"])
         spec = load(opts.spec, set=opts.overrides, choose=opts.choices)  # this trial's own process reads the spec
         metrics = train(opts, spec, echo=lambda *a, **k: print(*a, **k, flush=True))
-        result = {"status": "ok", "metrics": metrics}
+        result: dict[str, Any] = {"status": "ok", "metrics": metrics}
     except Infeasible as e:  # over a limit known once built: recorded, not trained
         result = {"status": "infeasible", "message": str(e)}
     except BaseException as e:  # noqa: BLE001 - report every failure to the search

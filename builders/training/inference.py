@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archspec.language.training import DEFAULTS, TrainingError
 from builders.compat.cpython_internals import with_stack_room
 from builders.training.devices import setup_devices
@@ -24,7 +26,8 @@ def load_run(run):
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second
-def evaluate(run, data=None, split=None, batch_size=None, devices=None):
+def evaluate(run: str, data: str | None = None, split: str | None = None, batch_size: int | None = None,
+             devices: str | None = None) -> dict[str, Any]:
     """Loss and accuracy of a run's model on its test split, or on other data (``split`` "all" by default)."""
     strategy, _, _ = setup_devices(devices)
     import keras
@@ -71,7 +74,8 @@ def _split(d, split):
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second
-def predict(run, images, top_k=3, errors=None):
+def predict(run: str, images: list[str], top_k: int = 3, errors: list[tuple[str, str]] | None = None
+            ) -> list[tuple[str, list[tuple[str, float]]]]:
     """Top-k classes of each image: [(path, [(class name, probability), ...])].  An unreadable image raises
     TrainingError, or, given a list ``errors``, is appended there as (path, message) while the others are
     predicted."""

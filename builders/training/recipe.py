@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import TYPE_CHECKING, Any
 
 from archspec.kinds import lookup
 from archspec.language.training import TrainingError, match_paths
+
+if TYPE_CHECKING:
+    from archspec.ir import Graph
 
 
 def output_info(graph, analysis):
@@ -88,7 +92,8 @@ def apply_freeze(patterns, model, graph, lmap):
     return frozen
 
 
-def load_init_weights(source, model, graph, lmap):
+def load_init_weights(source: str, model: Any, graph: Graph, lmap: dict[str, Any]
+                      ) -> tuple[list[str], list[tuple[str, str]]]:  # model and lmap's values: Keras objects
     """Transfer learning: copy weights of same-named, same-shaped layers from a run folder or .keras file.
 
     Returns (loaded paths, [(path, reason)] skipped).

@@ -20,7 +20,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from archspec.language.training import TrainingError
 from archspec.language.training_plan import augments
@@ -91,7 +93,7 @@ class _Place:
 
 
 @with_stack_room  # Keras's loops make thousands of calls a second: see builders/compat/cpython_internals.py
-def train(opts: TrainOptions, spec, echo=print):
+def train(opts: TrainOptions, spec: Any, echo: Callable[..., None] = print) -> dict[str, Any]:  # spec: archspec.Spec
     """Train a spec; returns the metrics dict.  Raises TrainingError / SpecError with clear messages.
 
     Args:
