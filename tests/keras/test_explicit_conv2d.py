@@ -1,9 +1,6 @@
 """Tests for builders.layers.ExplicitConv2D and its backward functions."""
 
 import itertools
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest

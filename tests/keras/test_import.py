@@ -4,8 +4,6 @@ import json
 import os
 import re
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 import pytest
 

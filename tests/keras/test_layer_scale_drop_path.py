@@ -1,9 +1,5 @@
 """LayerScale and DropPath (ConvNeXt's per-channel scale and stochastic depth): what they compute, and saving."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 import pytest
 

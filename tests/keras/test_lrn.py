@@ -1,9 +1,5 @@
 """Tests for builders.layers.LocalResponseNormalization (real TensorFlow)."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 import pytest
 

@@ -7,10 +7,7 @@ outputs, and both agree with that framework's own formula (tf.nn.lrn for
 tensorflow, PyTorch's/Caffe's formula for pytorch/caffe, the paper's for paper).
 """
 
-import os
 import re
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest

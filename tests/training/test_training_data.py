@@ -16,8 +16,6 @@ import os
 import socket
 import textwrap
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 import pytest
 
