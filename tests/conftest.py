@@ -20,3 +20,8 @@ def write_spec(tmp_path):
         return str(path)
 
     return write
+
+
+def pytest_collection_modifyitems(items):
+    """Slow tests first: the workers then end on short tests, together, instead of one waiting on a long one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the written order otherwise

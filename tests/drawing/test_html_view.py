@@ -10,6 +10,9 @@ import pytest
 
 from tests.helpers import SPECS, run_cli
 
+# its module-scoped fixture (a real run or page) is made once: every test of the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_html_view")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 

@@ -16,6 +16,9 @@ from archspec import check  # noqa: E402
 from builders.keras_model import build_model, save_model  # noqa: E402
 from tests.helpers import ROOT, SPECS, run_cli  # noqa: E402
 
+# its module-scoped fixture (a real run or page) is made once: every test of the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_build_cli")
+
 CUSTOM = """\
 spec_version: 1
 name: custom_layers

@@ -56,7 +56,8 @@ def test_the_thrash_in_a_plain_pytest_process():
     """The test above, where the frames below it are pytest's own: which depths put a call at a chunk boundary
     depends on them, and under pytest-xdist's worker loop none of those it tries is one."""
     test = f"{os.path.relpath(__file__, ROOT)}::test_the_same_loop_without_it_thrashes_at_some_depth"
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", test],
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:xdist", "-p",
+                          "no:cacheprovider", test],
                          cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")})
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:]

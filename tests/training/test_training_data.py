@@ -37,6 +37,9 @@ from builders.training.recipe import apply_regularization, make_loss, make_optim
 from builders.training.train import TrainOptions, train  # noqa: E402
 from tests.helpers import run_cli  # noqa: E402
 
+# its module-scoped fixture (a real run or page) is made once: every test of the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_training_data")
+
 TINY = """\
 spec_version: 1
 name: tiny

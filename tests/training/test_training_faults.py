@@ -18,6 +18,9 @@ pytest.importorskip("tensorflow")
 
 from tests.helpers import ROOT, run_cli
 
+# its module-scoped fixture (a real run or page) is made once: every test of the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_training_faults")
+
 # 8x8x1 digits, 20 steps of 64 per epoch: a fraction of a second per epoch on one CPU core
 SPEC = """\
 spec_version: 1
