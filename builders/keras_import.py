@@ -18,7 +18,9 @@ from archspec import kinds as K
 from archspec.errors import Loc
 from archspec.ir import Graph, Node, Output
 from archspec.language.document import plain_name
+from archspec.language.training import TrainingError
 from builders.keras import IMPORTERS, register_importer
+from builders.limits import check_model_file
 
 
 class ModelImportError(ValueError):
@@ -41,6 +43,10 @@ def load_source(source: str):
         return model
     if not os.path.isfile(source):
         raise ModelImportError(f"{source}: no such file (expected a .keras file, a model JSON or keras:NAME)")
+    try:
+        check_model_file(source)
+    except TrainingError as e:
+        raise ModelImportError(str(e)) from None
     try:
         if source.endswith(".keras"):
             model = keras.saving.load_model(source, compile=False, safe_mode=True)

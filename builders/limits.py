@@ -110,3 +110,16 @@ def check_class_count(n: int, what: str) -> None:
     if n > cap:
         raise TrainingError(f"{what}: labels up to {n - 1:,} would make {n:,} classes, over the limit of {cap:,} "
                             "(set ARCHSPEC_MAX_CLASSES to allow more)")
+
+
+def check_model_file(path: str, what: str = "model") -> None:
+    """A model file (``.keras`` archive or model JSON) that is a regular file whose contents, inflated, are within
+    the model limit (checked before Keras opens it)."""
+    require_regular_file(path, what)
+    if zipfile.is_zipfile(path):
+        check_zip_members(path, what, "ARCHSPEC_MAX_MODEL_BYTES")
+        return
+    cap = limit("ARCHSPEC_MAX_MODEL_BYTES")
+    if os.path.getsize(path) > cap:
+        raise TrainingError(f"{what} {path}: {os.path.getsize(path):,} bytes, over the limit of {cap:,} "
+                            "(set ARCHSPEC_MAX_MODEL_BYTES to allow more)")

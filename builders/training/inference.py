@@ -6,6 +6,7 @@ from typing import Any
 
 from archspec.language.training import DEFAULTS, TrainingError
 from builders.compat.cpython_internals import with_stack_room
+from builders.limits import check_model_file
 from builders.training.devices import setup_devices
 from builders.training.run_folder import previous_training, read_finished_run
 
@@ -17,6 +18,7 @@ def load_run(run):
     import builders.layers  # noqa: F401 - custom layers
 
     meta, path = read_finished_run(run)
+    check_model_file(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.kinds import lookup
 from archspec.language.training import TrainingError, match_paths
+from builders.limits import check_model_file
 
 if TYPE_CHECKING:
     from archspec.ir import Graph
@@ -109,6 +110,7 @@ def load_init_weights(source: str, model: Any, graph: Graph, lmap: dict[str, Any
             raise TrainingError(f"training.init_from {source}: a run folder without model.keras (did it finish?)")
     elif not os.path.isfile(source):
         raise TrainingError(f"training.init_from {source}: no such run folder or .keras file")
+    check_model_file(path, "training.init_from")
     try:
         src = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001
