@@ -9,6 +9,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
 
+# a network that builds and trains in seconds; format it with its name
+TINY_SPEC = """\
+spec_version: 1
+name: {name}
+layers:
+  - input: {{id: image, shape: [8, 8, 1]}}
+  - conv2d: {{id: c1, filters: 2, kernel: 3}}
+  - global_avg_pool2d: {{id: gap}}
+  - dense: {{id: out, units: 10, activation: softmax}}
+training: {{epochs: 1, batch_size: 16}}
+"""
+
 
 def run_cli(*args, cwd=None, timeout=120, env=None):
     """Run the real `archspec` command in a subprocess."""

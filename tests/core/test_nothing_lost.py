@@ -10,23 +10,12 @@ from archspec.files import OutputRefused, check_output, default_folder
 from archspec.language.document import load_document
 from archspec.language.training import TrainingError
 from builders.training import run_folder as rf
-from tests.helpers import SPECS, run_cli
-
-TINY = """\
-spec_version: 1
-name: {name}
-layers:
-  - input: {{id: image, shape: [8, 8, 1]}}
-  - conv2d: {{id: c1, filters: 2, kernel: 3}}
-  - global_avg_pool2d: {{id: gap}}
-  - dense: {{id: out, units: 10, activation: softmax}}
-training: {{epochs: 1, batch_size: 16}}
-"""
+from tests.helpers import SPECS, TINY_SPEC, run_cli
 
 
 @pytest.mark.parametrize("name", ["../../victim", "/tmp/victim", "..", "a/b", ".hidden", "x\\y", ""])
 def test_a_spec_name_is_one_plain_component(write_spec, name):
-    path = write_spec(TINY.format(name=json.dumps(name)))
+    path = write_spec(TINY_SPEC.format(name=json.dumps(name)))
     with pytest.raises(SpecError) as e:
         load_document(path)
     [d] = e.value.diagnostics
@@ -34,7 +23,7 @@ def test_a_spec_name_is_one_plain_component(write_spec, name):
 
 
 def test_a_name_set_on_the_command_line_is_checked_too(write_spec):
-    path = write_spec(TINY.format(name="ok_name-1.0"))
+    path = write_spec(TINY_SPEC.format(name="ok_name-1.0"))
     assert load_document(path).data["name"] == "ok_name-1.0"
     with pytest.raises(SpecError, match="--set: name: '../../victimC' is not a plain name"):
         load_document(path, overrides={"name": "../../victimC"})
@@ -46,11 +35,11 @@ def test_train_and_search_leave_a_folder_outside_untouched(tmp_path, write_spec)
     (victim / "run.json").write_text('{"mine": true}')
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
-    spec = write_spec(TINY.format(name="../../victim"))
+    spec = write_spec(TINY_SPEC.format(name="../../victim"))
     for args in (("train", spec), ("train", spec, "--overwrite"), ("search", spec, "--overwrite")):
         r = run_cli(*args, cwd=str(work))
         assert r.returncode == 1 and "is not a plain name" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    good = write_spec(TINY.format(name="fine"), name="good.yaml")
+    good = write_spec(TINY_SPEC.format(name="fine"), name="good.yaml")
     r = run_cli("search", good, "--set", "name=../../victim", cwd=str(work))
     assert r.returncode == 1 and "is not a plain name" in r.stderr
     assert os.listdir(victim) == ["run.json"] and (victim / "run.json").read_text() == '{"mine": true}'

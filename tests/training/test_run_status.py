@@ -6,18 +6,7 @@ import os
 
 import pytest
 
-from tests.helpers import SPECS, run_cli
-
-TINY = """\
-spec_version: 1
-name: {name}
-layers:
-  - input: {{id: image, shape: [8, 8, 1]}}
-  - conv2d: {{id: c1, filters: 2, kernel: 3}}
-  - global_avg_pool2d: {{id: gap}}
-  - dense: {{id: out, units: 10, activation: softmax}}
-training: {{epochs: 1, batch_size: 16}}
-"""
+from tests.helpers import SPECS, TINY_SPEC, run_cli
 
 
 @pytest.mark.slow
@@ -35,7 +24,7 @@ def test_a_run_that_fails_early_ends_failed_with_its_reason(tmp_path, write_spec
     buf = io.BytesIO()
     image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8), "L").save(buf, "PNG")
     (data / "a" / "0.png").write_bytes(buf.getvalue()[:120])  # a valid header, the pixels cut off
-    spec = write_spec(TINY.format(name="early").replace("units: 10", "units: 2"))
+    spec = write_spec(TINY_SPEC.format(name="early").replace("units: 10", "units: 2"))
     out = tmp_path / "run"
     r = run_cli("train", spec, "--data", str(data), "-o", str(out), "-q", timeout=300)
     assert r.returncode != 0
