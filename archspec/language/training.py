@@ -197,6 +197,8 @@ def _splits_leave_training_data(reader, section, values, dotted, context):
 # ---------------------------------------------------------------- the section
 
 _EMPTY: dict[str, Any] = {}
+MAX_EPOCHS = 1_000_000  # bounds that no real run reaches: a typo (1e99) is an error before anything starts
+MAX_BATCH = 1 << 20
 AUGMENTATION = Group("augmentation", (
     f_enum("flip", FLIPS, "none", aliases=((True, "horizontal"), (False, "none"), (None, "none"),
                                            ("horizontal_and_vertical", "both"))),
@@ -221,8 +223,8 @@ TRAINING = Group("training", (
     _fraction("validation_split", 0.1,
               "fraction of the training data held out for validation when the data has no validation set"),
     _fraction("test_split", 0.2, "fraction held out for testing when the data has no test set"),
-    f_number("epochs", 20, 1, integer=True, doc="number of passes over the training data"),
-    f_number("batch_size", 32, 1, integer=True,
+    f_number("epochs", 20, 1, MAX_EPOCHS, integer=True, doc="number of passes over the training data"),
+    f_number("batch_size", 32, 1, MAX_BATCH, integer=True,
              doc="the GLOBAL batch size: with several devices each gets batch_size / devices"),
     f_number("seed", 0, 0, 2**31 - 1, integer=True,
              doc="seed of the split, the shuffling, the initial weights and the augmentation"),

@@ -195,6 +195,8 @@ def _npz(path, validation_split, test_split):
     if len(shapes) > 1:
         raise TrainingError(f"data {path}: the splits have different image shapes {sorted(shapes)}")
     x, y = xs["train"], ys["train"]
+    if not len(y):
+        raise TrainingError(f"data {path}: x_train and y_train are empty: no training images")
     if "val" in xs and "test" in xs:
         splits = {"train": Split(y, x), "val": Split(ys["val"], xs["val"]), "test": Split(ys["test"], xs["test"])}
     elif "test" in xs:
@@ -255,6 +257,8 @@ def _nhwc(x, what):
         x = x[..., None]
     if x.ndim != 4:
         raise TrainingError(f"data {what}: expected images (N, H, W) or (N, H, W, C), got shape {x.shape}")
+    if 0 in x.shape[1:]:
+        raise TrainingError(f"data {what}: images of shape {x.shape[1:]} hold no pixels")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise TrainingError(f"data {what}: expected numeric images, got dtype {x.dtype}")
     if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
@@ -332,6 +336,12 @@ def check_compatible(data: Data, *, input_shape, num_classes, max_upscale, spec_
         raise TrainingError(f"data {data.name}: no training images")
     labels_max = max(int(s.y.max()) for s in data.splits.values() if len(s))
     n_data = max(data.num_classes, labels_max + 1)
+    if n_data < 2 or num_classes < 2:
+        raise TrainingError(
+            f"data {data.name} has {n_data} class{'es' if n_data != 1 else ''} and {spec_name}'s output "
+            f"{output_name!r} has {num_classes} unit{'s' if num_classes != 1 else ''}: a classifier tells at least two "
+            "classes apart; for a yes/no question give the data two classes (a binary classifier: 2 output units "
+            "with softmax); several independent yes/no labels per image are multi-label training, not supported yet")
     if n_data > num_classes:
         raise TrainingError(
             f"data {data.name} has {n_data} classes (labels 0..{n_data - 1}) but {spec_name}'s output "
