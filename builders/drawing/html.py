@@ -146,7 +146,10 @@ def _parent(path, blocks):
 def to_html(analysis, **options) -> str:
     """The page: the template with the data and the bundled libraries put in (in one pass, so that nothing put
     in is read as a placeholder)."""
-    data = json.dumps(view_data(analysis, **options)).replace("</", "<\\/")  # no "</script>" inside the JSON
+    # every <, > and & as a JSON escape: no "</script>" nor "<!--" (which would swallow the rest of the page) can
+    # stand in the script element, whatever a spec's names and texts hold
+    data = json.dumps(view_data(analysis, **options))
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     parts = {"TITLE": _html_escape(analysis.graph.name), "DATA": data,
              "LICENSES": _read("THIRD_PARTY_LICENSES.txt").replace("--", "- -")}
     parts.update({key: _read(name) for key, name in LIBRARIES.items()})
