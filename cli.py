@@ -48,6 +48,12 @@ def _check_out(path, overwrite, *inputs):
             raise click.ClickException(str(e)) from None
 
 
+def shown(text):
+    """Text from files (class names, file names) as the terminal should show it: a control character (an escape
+    sequence, a newline that would start a forged line) is written escaped, never acted on."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _load(spec, sets, chooses):
     return archspec.load(spec, set=_pairs(sets, "--set"), choose=_pairs(chooses, "--choose"))
 
@@ -450,7 +456,7 @@ def evaluate(run, data, split, batch_size, devices, as_json):
     if as_json:
         click.echo(json.dumps(r, indent=1))
     else:
-        click.echo(f"{r['run']}: {r['split']} of {r['data']} ({r['samples']} images): accuracy "
+        click.echo(f"{shown(r['run'])}: {r['split']} of {shown(r['data'])} ({r['samples']} images): accuracy "
                    f"{100 * r['accuracy']:.2f}%, loss {r['loss']:.4f}")
 
 
@@ -474,9 +480,9 @@ def predict(run, images, top_k, as_json):
         click.echo(json.dumps({p: out[p] for p in images if p in out}, indent=1))
     else:
         for path, top in results:
-            click.echo(f"{path}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
+            click.echo(f"{shown(path)}: " + ", ".join(f"{shown(c)} ({q:.3f})" for c, q in top))
     for _, message in unreadable:
-        click.echo(f"archspec: {message}", err=True)
+        click.echo(f"archspec: {shown(message)}", err=True)
     if unreadable:
         sys.exit(1)
 

@@ -22,3 +22,11 @@ layers:
     block = page.split('id="archspec-data">')[1].split("</script>")[0]
     assert "<" not in block and ">" not in block and "&" not in block
     assert HOSTILE in json.dumps(json.loads(block), ensure_ascii=False)
+
+
+def test_control_characters_from_files_are_shown_escaped():
+    from cli import shown
+
+    assert shown("cat\x1b[2J\x1b[31m") == "cat\\x1b[2J\\x1b[31m"
+    assert shown("a.png: dog (1.000)\nb.png") == "a.png: dog (1.000)\\nb.png"
+    assert shown("naïve 猫") == "naïve 猫"
