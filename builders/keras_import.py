@@ -47,6 +47,12 @@ def load_source(source: str):
         check_model_file(source)
     except TrainingError as e:
         raise ModelImportError(str(e)) from None
+    config = _model_config(source)
+    foreign = _foreign_classes(config) if config is not None else []
+    if foreign:
+        raise ModelImportError(f"{source}: not a Keras model archspec can read: it names classes outside Keras and "
+                               f"archspec ({'; '.join(foreign[:5])}{'; ...' if len(foreign) > 5 else ''}), which "
+                               "are never loaded (no code from a model file runs)")
     try:
         if source.endswith(".keras"):
             model = keras.saving.load_model(source, compile=False, safe_mode=True)
@@ -54,12 +60,55 @@ def load_source(source: str):
             with open(source, encoding="utf-8") as f:
                 model = keras.models.model_from_json(f.read())
     except Exception as e:  # noqa: BLE001 - any reader failure: say what the file is not
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise ModelImportError(f"{source}: not a Keras model archspec can read ({first})") from None
+        raise ModelImportError(f"{source}: not a Keras model archspec can read ({_refusal(e)})") from None
     if not isinstance(model, keras.Model):
         raise ModelImportError(f"{source}: not a Keras model archspec can read (it holds a "
                                f"{type(model).__name__}, not a model)")
     return model
+
+
+def _model_config(source):
+    """The model's configuration (``config.json`` of a .keras archive, or the JSON file), None if unreadable."""
+    import json
+    import zipfile
+
+    if source.endswith(".keras") and not zipfile.is_zipfile(source):
+        raise ModelImportError(f"{source}: not a Keras model archspec can read (a .keras file is a zip archive, "
+                               "as model.save writes it; this one is not)")
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as z:
+                return json.loads(z.read("config.json"))
+        with open(source, encoding="utf-8") as f:
+            return json.load(f)
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+        return None
+
+
+def _foreign_classes(config):
+    """'name (module.Class)' of every serialised object of ``config`` whose module is neither Keras nor archspec."""
+    found, stack = [], [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            module = item.get("module")
+            if isinstance(module, str) and "class_name" in item and module.split(".")[0] not in ("keras", "archspec",
+                                                                                               "builders"):
+                name = (item.get("config") or {}).get("name", "?") if isinstance(item.get("config"), dict) else "?"
+                found.append(f"{name}: {module}.{item['class_name']}")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(set(found))
+
+
+def _refusal(e):
+    """What Keras refused, in a line: the Lambda named as such, else the first line of its message, cut at a word."""
+    text = str(e).strip()
+    if "Lambda" in text and "safe_mode" in text:
+        return "it holds a Lambda layer, which is Python code: refused in Keras' safe mode"
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first if len(first) <= 300 else first[:300].rsplit(" ", 1)[0] + " …"
 
 
 def import_model(model, name: str | None = None, file: str = "") -> Graph:

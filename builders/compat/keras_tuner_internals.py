@@ -14,6 +14,7 @@ What archspec needs that Keras Tuner has no public API for:
   tried, the project folder, writing one trial's file; Bayesian's random fallback), so that candidates
   are screened before they become trials;
 * whether a tuner is a worker (``BaseTuner._is_worker``);
+* a failed trial printed as a traceback on the search's terminal (``config.DEBUG``, on by default);
 * the gRPC oracle service of distributed mode (``OracleServicer`` and its protos) and the client's
   timeout, to serve a chief that does not wait forever for a dead worker.
 """
@@ -26,6 +27,14 @@ TESTED_LOW, TESTED_BELOW = "1.4.6", "1.5"
 KERAS_TUNER_VERSION = require_tested("keras-tuner", TESTED_LOW, TESTED_BELOW, "archspec search")
 
 from keras_tuner.src.engine import conditions as _conditions  # noqa: E402
+
+
+def quiet_trial_tracebacks():
+    """Keras Tuner prints each failed trial's traceback while ``keras_tuner.src.config.DEBUG`` is on (its default);
+    the trial's message keeps it all the same."""
+    from keras_tuner.src import config
+
+    config.DEBUG = False
 
 
 def parent_condition(parent: str, values: list):

@@ -30,8 +30,8 @@ from builders.compat import keras_tuner_internals as kt_internals
 def configure(role: str, oracle: str, worker_id: str | None = None):
     """Set Keras Tuner's environment for a chief or a worker."""
     host, _, port = oracle.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--oracle must be HOST:PORT, got {oracle!r}")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"--oracle must be HOST:PORT with a port from 1 to 65535, got {oracle!r}")
     os.environ["KERASTUNER_ORACLE_IP"] = host
     os.environ["KERASTUNER_ORACLE_PORT"] = port
     os.environ["KERASTUNER_TUNER_ID"] = "chief" if role == "chief" else (
@@ -107,8 +107,13 @@ def serve_chief(oracle, *, worker_timeout: float = 120.0, idle_timeout: float = 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     kt_internals.add_oracle_servicer(servicer, server)
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    if server.add_insecure_port(address) == 0:
-        raise OSError(f"cannot listen on {address}")
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpc's way of saying the port is taken (or the address is not this machine's)
+        bound = 0
+    if bound == 0:
+        raise ValueError(f"--oracle {address}: cannot listen there (is the port in use by another program, or the "
+                         "host not an address of this machine?)")
     server.start()
     log(f"chief: oracle serving on {address}")
     try:

@@ -26,7 +26,7 @@ from archspec.language.training import TrainingError
 from archspec.language.training_plan import training_plan
 from archspec.numbers import human_bytes
 from archspec.writers.emit import to_yaml
-from builders.compat.keras_tuner_internals import is_worker, set_client_timeout
+from builders.compat.keras_tuner_internals import is_worker, quiet_trial_tracebacks, set_client_timeout
 from builders.search import distributed
 from builders.search.objectives import parse_objectives, training_objective
 from builders.search.oracles import make_oracle
@@ -72,8 +72,9 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
     """A Keras Tuner whose trials train candidate specs in separate processes."""
 
     def __init__(self, oracle, hypermodel, opts: SearchOptions, runner: TrialRunner, objectives, rule=None,
-                 **kwargs):
+                 echo=print, **kwargs):
         self.opts = opts
+        self.echo = echo
         self.runner = runner
         self.objectives = objectives
         self.rule = rule  # a MedianRule, or None
@@ -123,7 +124,11 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
         result = self.runner.run(options, trial_dir, heartbeat=heartbeat if is_worker(self) else None,
                                  watch=EpochWatch(trial_dir, self.rule) if gate else None)
         if result["status"] != "ok":
-            raise kt.errors.FailedTrialError(result.get("message", "the trial failed"))
+            message = result.get("message", "the trial failed")
+            first = message.strip().splitlines()[-1] if message.strip() else "the trial failed"
+            self.echo(f"trial {trial.trial_id} failed: {first} (the whole story: "
+                      f"{os.path.join(trial_dir, 'train.log')})")
+            raise kt.errors.FailedTrialError(message)
         return trial_metrics(result, costs)
 
 
@@ -274,8 +279,9 @@ def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = N
     runner.preload_data(*_trial_data(spec.plan, opts))
     directory = (opts.out if opts.role != "worker"
                  else os.path.join(opts.out, f"worker-{os.environ['KERASTUNER_TUNER_ID']}"))
-    tuner = ArchTuner(oracle, hm, opts, runner, objectives, rule, directory=directory, project_name="tuner",
-                      overwrite=False)
+    quiet_trial_tracebacks()  # each failed trial is one line here; its log keeps the traceback
+    tuner = ArchTuner(oracle, hm, opts, runner, objectives, rule, echo=echo, directory=directory,
+                      project_name="tuner", overwrite=False)
     try:
         if opts.role == "chief":
             tuner.save()
@@ -293,4 +299,7 @@ def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = N
 
     summary = write_results(doc, oracle, opts, objectives, echo)
     summary["seconds"] = time.perf_counter() - start
+    if summary["trials"] and not summary["completed"] and not summary["pruned"]:
+        raise TrainingError(f"every one of the {summary['trials']} trials failed or was refused (trials.csv in "
+                            f"{opts.out} says why; each trial's train.log has the whole story): nothing to report")
     return summary

@@ -405,7 +405,10 @@ def decode_file(path, input_shape):
 
     h, w, c = input_shape
     raw = tf.io.read_file(path)
-    img = tf.io.decode_image(raw, channels=c if c in (1, 3, 4) else 0, expand_animations=False)
+    # every format decodes to colour (GIF and BMP do not decode to one channel), then to what the spec takes
+    img = tf.io.decode_image(raw, channels=4 if c == 4 else 3, expand_animations=False)
+    if c == 1:
+        img = tf.image.rgb_to_grayscale(img)
     img.set_shape([None, None, c])
     img = tf.image.convert_image_dtype(img, tf.float32)
     return tf.image.resize(img, (h, w), method="bilinear", antialias=True)

@@ -48,3 +48,33 @@ def test_a_fifo_is_not_read_as_a_model(tmp_path):
     os.mkfifo(tmp_path / "m.keras")
     with pytest.raises(TrainingError, match="m.keras: not a regular file"):
         check_model_file(str(tmp_path / "m.keras"))
+
+
+def _json_model_naming(tmp_path, module, class_name):
+    import json
+
+    config = {"module": "keras.src.models.functional", "class_name": "Functional", "config": {"name": "m", "layers": [
+        {"module": module, "class_name": class_name, "config": {"name": "evil"}, "registered_name": class_name}]}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_model_naming_a_class_outside_keras_is_refused_by_name(tmp_path):
+    pytest.importorskip("keras")
+    from builders.keras_import import ModelImportError, load_source
+
+    path = _json_model_naming(tmp_path, "os", "system")
+    with pytest.raises(ModelImportError, match=r"m.json: not a Keras model archspec can read: it names classes "
+                                               r"outside Keras and archspec \(evil: os.system\), which are never "
+                                               r"loaded"):
+        load_source(str(path))
+
+
+def test_a_keras_file_that_is_not_a_zip_says_so(tmp_path):
+    pytest.importorskip("keras")
+    from builders.keras_import import ModelImportError, load_source
+
+    (tmp_path / "m.keras").write_bytes(b"not a zip at all")
+    with pytest.raises(ModelImportError, match="a .keras file is a zip archive, as model.save writes it"):
+        load_source(str(tmp_path / "m.keras"))

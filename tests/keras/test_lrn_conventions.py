@@ -15,7 +15,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from archspec import SpecError, check, lrn_conventions, resolve  # noqa: E402
+from archspec import SpecError, check, resolve  # noqa: E402
+from archspec.kinds import lrn_conventions  # noqa: E402
 from builders.keras_model import build_model, node_layer  # noqa: E402
 from builders.layers import LocalResponseNormalization  # noqa: E402
 

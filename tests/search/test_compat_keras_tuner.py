@@ -158,3 +158,14 @@ def test_a_worker_tuner_talks_to_the_servicer_over_grpc(tmp_path, monkeypatch):
         assert not ki.is_worker(worker)
     finally:
         server.stop(grace=None)
+
+
+def test_quiet_trial_tracebacks_turns_off_keras_tuners_debug_printing():
+    from keras_tuner.src import config
+
+    was = config.DEBUG
+    try:
+        ki.quiet_trial_tracebacks()
+        assert config.DEBUG is False
+    finally:
+        config.DEBUG = was
