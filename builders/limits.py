@@ -118,8 +118,35 @@ def check_model_file(path: str, what: str = "model") -> None:
     require_regular_file(path, what)
     if zipfile.is_zipfile(path):
         check_zip_members(path, what, "ARCHSPEC_MAX_MODEL_BYTES")
+        check_weights_declared(path, what)
         return
     cap = limit("ARCHSPEC_MAX_MODEL_BYTES")
     if os.path.getsize(path) > cap:
         raise TrainingError(f"{what} {path}: {os.path.getsize(path):,} bytes, over the limit of {cap:,} "
+                            "(set ARCHSPEC_MAX_MODEL_BYTES to allow more)")
+
+
+def check_weights_declared(path: str, what: str = "model") -> None:
+    """The arrays a .keras archive's weights file declares, added up, within the model limit: an HDF5 dataset can
+    declare gigabytes that it never stores (a fill value), and loading it would allocate them all."""
+    cap = limit("ARCHSPEC_MAX_MODEL_BYTES")
+    with zipfile.ZipFile(path) as z:
+        if "model.weights.h5" not in z.namelist():
+            return
+        import h5py
+
+        total = 0
+
+        def add(_name: str, item: object) -> None:
+            nonlocal total
+            if isinstance(item, h5py.Dataset):
+                total += int(item.size) * item.dtype.itemsize
+
+        try:
+            with z.open("model.weights.h5") as member, h5py.File(member, "r") as weights:
+                weights.visititems(add)
+        except OSError as e:
+            raise TrainingError(f"{what} {path}: its weights file is not readable HDF5 ({e})") from None
+    if total > cap:
+        raise TrainingError(f"{what} {path}: its weights declare {total:,} bytes, over the limit of {cap:,} "
                             "(set ARCHSPEC_MAX_MODEL_BYTES to allow more)")

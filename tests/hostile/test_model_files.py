@@ -78,3 +78,19 @@ def test_a_keras_file_that_is_not_a_zip_says_so(tmp_path):
     (tmp_path / "m.keras").write_bytes(b"not a zip at all")
     with pytest.raises(ModelImportError, match="a .keras file is a zip archive, as model.save writes it"):
         load_source(str(tmp_path / "m.keras"))
+
+
+def test_weights_that_declare_gigabytes_they_do_not_store_are_refused(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    weights = tmp_path / "w.h5"
+    with h5py.File(weights, "w") as f:  # 6.4 GB declared, nothing stored: a fill value
+        f.create_dataset("layers/dense/vars/0", shape=(40_000, 40_000), dtype="float32", fillvalue=1.0)
+    model = tmp_path / "m.keras"
+    with zipfile.ZipFile(model, "w") as z:
+        z.writestr("metadata.json", '{"keras_version": "3.15.0"}')
+        z.writestr("config.json", "{}")
+        z.write(weights, "model.weights.h5")
+    assert os.path.getsize(model) < 1 << 20
+    with pytest.raises(TrainingError, match=r"m.keras: its weights declare 6,400,000,000 bytes, over the limit of "
+                                            r"[\d,]+ \(set ARCHSPEC_MAX_MODEL_BYTES"):
+        check_model_file(str(model))
