@@ -25,9 +25,3 @@ def write_spec(tmp_path):
 def pytest_collection_modifyitems(items):
     """Slow tests first: the workers then end on short tests, together, instead of one waiting on a long one."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the written order otherwise
-
-
-def pytest_xdist_auto_num_workers(config):
-    """One worker more than the cores (at most 8): while one test waits on a subprocess, a port or a time-out,
-    another uses its core."""
-    return min((os.cpu_count() or 1) + 1, 8)

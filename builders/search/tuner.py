@@ -125,9 +125,10 @@ class ArchTuner(kt.engine.base_tuner.BaseTuner):
                                  watch=EpochWatch(trial_dir, self.rule) if gate else None)
         if result["status"] != "ok":
             message = result.get("message", "the trial failed")
-            first = message.strip().splitlines()[-1] if message.strip() else "the trial failed"
-            self.echo(f"trial {trial.trial_id} failed: {first} (the whole story: "
-                      f"{os.path.join(trial_dir, 'train.log')})")
+            if result["status"] == "failed":  # an infeasible candidate is reported in the leaderboard as such
+                last = message.strip().splitlines()[-1] if message.strip() else "the trial failed"
+                self.echo(f"trial {trial.trial_id} failed: {last} (the whole story: "
+                          f"{os.path.join(trial_dir, 'train.log')})")
             raise kt.errors.FailedTrialError(message)
         return trial_metrics(result, costs)
 
@@ -299,7 +300,7 @@ def search(opts: SearchOptions, spec, echo=print, runner: TrialRunner | None = N
 
     summary = write_results(doc, oracle, opts, objectives, echo)
     summary["seconds"] = time.perf_counter() - start
-    if summary["trials"] and not summary["completed"] and not summary["pruned"]:
-        raise TrainingError(f"every one of the {summary['trials']} trials failed or was refused (trials.csv in "
-                            f"{opts.out} says why; each trial's train.log has the whole story): nothing to report")
+    if summary["trials"] and summary["failed"] == summary["trials"]:
+        raise TrainingError(f"every one of the {summary['trials']} trials failed (trials.csv in {opts.out} says why; "
+                            "each trial's train.log has the whole story): nothing to report")
     return summary

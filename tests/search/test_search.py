@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -200,7 +201,8 @@ def test_distributed_chief_and_two_workers(tmp_path):
         for p in (chief, *workers):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
-    assert chief.returncode == 0, chief_out[-3000:]
+    # its one trial failed with the worker: the search ends, and says so (issue 36: no silent exit 0)
+    assert chief.returncode == 1 and re.search(r"every one of the \d+ trials failed", chief_out), chief_out[-3000:]
     assert (out / "best.yaml").exists() and (out / "pareto.csv").exists()
     assert all((d / "verdict-1").exists() for d in (out / "trials").iterdir())
     ran_by = {(d / "tuner_id").read_text().strip() for d in (out / "trials").iterdir()}
@@ -225,7 +227,8 @@ def test_chief_survives_a_dead_worker(tmp_path):
         for p in (chief, worker):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
-    assert chief.returncode == 0, chief_out[-3000:]
+    # its one trial failed with the worker: the search ends, and says so (issue 36: no silent exit 0)
+    assert chief.returncode == 1 and re.search(r"every one of the \d+ trials failed", chief_out), chief_out[-3000:]
     assert "worker lost" in chief_out or "no worker request" in chief_out
 
 
